@@ -9,7 +9,7 @@ void MemberSet::cancelAll(std::size_t except) noexcept {
   for (std::size_t j = 0; j < members.size(); ++j) {
     DeferredState* s = members[j];
     if (j == except || s == nullptr) continue;
-    s->addRef();
+    const StateRef keep(s);
     try {
       s->cancel();
     } catch (...) {
@@ -17,7 +17,6 @@ void MemberSet::cancelAll(std::size_t except) noexcept {
       log.failure("Exception while cancelling a Deferred of a combinator", Failure::current(),
                   LogLevel::error);
     }
-    s->release();
   }
 }
 

@@ -325,15 +325,16 @@ void DeferredState::cancel() {
       // A coroutine's Deferred: cancel what the coroutine awaits and let it decide; it may
       // catch the CancelledError and go on.
       if (DeferredState* awaited = coroutine_->awaiting) {
-        awaited->addRef();
+        const StateRef keep(awaited);
         awaited->cancel();
-        awaited->release();
       } else {
         coroutine_->cancelRequested = true;
       }
       return;
     }
-    addRef();  // the canceller may drop the last handle
+    // The canceller may drop the last handle, or throw (then, as in Twisted, the exception
+    // propagates and the Deferred stays unfired).
+    const StateRef keep(this);
     if (canceller_) {
       auto canceller = std::move(canceller_);
       canceller(*this);
@@ -345,13 +346,11 @@ void DeferredState::cancel() {
       setFailure(Failure(CancelledError(), SourceLocation()));
       fire();
     }
-    release();
   } else if (chainedTo_ != nullptr) {
     // Waiting on an inner Deferred: cancel that one instead.
     DeferredState* inner = chainedTo_;
-    inner->addRef();
+    const StateRef keep(inner);
     inner->cancel();
-    inner->release();
   }
 }
 

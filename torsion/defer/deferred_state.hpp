@@ -285,6 +285,18 @@ class DeferredState {
   CallbackList callbacks_;
 };
 
+// Holds a reference for a scope (around calls that may drop the last handle, or throw).
+class StateRef {
+ public:
+  explicit StateRef(DeferredState* s) noexcept : s_(s) { s_->addRef(); }
+  StateRef(const StateRef&) = delete;
+  StateRef& operator=(const StateRef&) = delete;
+  ~StateRef() { s_->release(); }
+
+ private:
+  DeferredState* s_;
+};
+
 // Reports a Failure nobody handled ("Unhandled error in Deferred:"), at critical level.
 void reportUnhandledFailure(const Failure& failure) noexcept;
 
