@@ -20,16 +20,15 @@ class SourceLocation {
 
   // An unknown location: line() == 0, empty names.
   constexpr SourceLocation() noexcept = default;
+  constexpr SourceLocation(const char* file, std::uint_least32_t line,
+                           const char* function) noexcept
+      : file_(file), line_(line), function_(function) {}
 
   constexpr const char* file_name() const noexcept { return file_; }
   constexpr std::uint_least32_t line() const noexcept { return line_; }
   constexpr const char* function_name() const noexcept { return function_; }
 
  private:
-  constexpr SourceLocation(const char* file, std::uint_least32_t line,
-                           const char* function) noexcept
-      : file_(file), line_(line), function_(function) {}
-
   const char* file_ = "";
   std::uint_least32_t line_ = 0;
   const char* function_ = "";

@@ -29,6 +29,8 @@ class TimerQueue;
 class DelayedCall {
  public:
   // An empty handle: active() is false; cancel/reset/delay throw AlreadyCancelled.
+  // (It names no call: called() and cancelled() are false too, and getTime() throws
+  // AlreadyCancelled.) A pending call's handle whose clock is destroyed reports cancelled().
   DelayedCall() noexcept = default;
   DelayedCall(const DelayedCall& other) noexcept;
   DelayedCall(DelayedCall&& other) noexcept;
@@ -43,11 +45,13 @@ class DelayedCall {
   // Throws AlreadyCalled if it ran, AlreadyCancelled if it was cancelled.
   void cancel();
 
-  // Reschedules the call to run `secondsFromNow` after the clock's current time. A reset
-  // call runs after calls already scheduled for the same time. Throws as cancel() does.
+  // Reschedules the call to run `secondsFromNow` after the clock's current time (negative
+  // counts as 0, as in callLater). A reset call runs after calls already scheduled for the
+  // same time. Throws as cancel() does.
   void reset(Seconds secondsFromNow);
 
-  // Pushes the call `secondsLater` further into the future (negative: sooner).
+  // Pushes the call `secondsLater` further into the future (negative: sooner). Unlike reset,
+  // the call keeps its place in scheduling order among calls due at the same time.
   // Throws as cancel() does.
   void delay(Seconds secondsLater);
 

@@ -161,37 +161,19 @@ void CallbackList::destroyAll(DeferredState& state) noexcept {
   }
 }
 
-void* CallbackList::reserve(EntryFn fn, std::size_t callableBytes) {
-  const std::size_t need = sizeof(EntryFn) + callableBytes;
-  if (writeBlock_->used + need > writeBlock_->capacity) {
-    std::size_t cap = writeBlock_->capacity * 2;
-    while (cap < need) cap *= 2;
-    auto* raw = static_cast<unsigned char*>(::operator new(sizeof(Block) + cap));
-    auto* b = ::new (raw) Block;
-    b->capacity = cap;
-    b->data = raw + sizeof(Block);
-    writeBlock_->next = b;
-    writeBlock_ = b;
-  }
-  unsigned char* at = writeBlock_->data + writeBlock_->used;
-  std::memcpy(at, &fn, sizeof fn);
-  writeBlock_->used += need;
-  return at + sizeof(EntryFn);
+void CallbackList::grow(std::size_t need) {
+  std::size_t cap = writeBlock_->capacity * 2;
+  while (cap < need) cap *= 2;
+  auto* raw = static_cast<unsigned char*>(::operator new(sizeof(Block) + cap));
+  auto* b = ::new (raw) Block;
+  b->capacity = cap;
+  b->data = raw + sizeof(Block);
+  writeBlock_->next = b;
+  writeBlock_ = b;
 }
 
-EntryFn CallbackList::frontFn() const noexcept {
-  EntryFn fn;
-  std::memcpy(&fn, readBlock_->data + readPos_, sizeof fn);
-  return fn;
-}
-
-void* CallbackList::frontCallable() const noexcept {
-  return readBlock_->data + readPos_ + sizeof(EntryFn);
-}
-
-void CallbackList::advance(std::size_t callableBytes) noexcept {
-  readPos_ += sizeof(EntryFn) + callableBytes;
-  if (readPos_ == readBlock_->used && readBlock_ != writeBlock_) {
+void CallbackList::finishBlock() noexcept {
+  if (readBlock_ != writeBlock_) {
     Block* done = readBlock_;
     readBlock_ = done->next;
     readPos_ = 0;
@@ -201,15 +183,14 @@ void CallbackList::advance(std::size_t callableBytes) noexcept {
     } else {
       inline_.next = nullptr;
     }
+    if (readPos_ != readBlock_->used) return;
   }
-  if (readBlock_ == writeBlock_ && readPos_ == writeBlock_->used) {
-    // Empty: start again at the inline block.
-    releaseOverflow();
-    readBlock_ = writeBlock_ = &inline_;
-    inline_.used = 0;
-    inline_.next = nullptr;
-    readPos_ = 0;
-  }
+  // Empty: start again at the inline block.
+  releaseOverflow();
+  readBlock_ = writeBlock_ = &inline_;
+  inline_.used = 0;
+  inline_.next = nullptr;
+  readPos_ = 0;
 }
 
 void CallbackList::releaseOverflow() noexcept {
@@ -222,16 +203,6 @@ void CallbackList::releaseOverflow() noexcept {
     b = next;
   }
   inline_.next = nullptr;
-}
-
-void CallbackList::invokeFront(DeferredState& state) {
-  EntryFn fn = frontFn();
-  std::size_t n = fn(frontCallable(), state, EntryOp::kInvoke);
-  advance(n);
-}
-
-void CallbackList::popFrontWithoutInvoking(std::size_t callableSize) noexcept {
-  advance(callableSize);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -293,25 +264,21 @@ void DeferredState::fire() {
   runCallbacks();
 }
 
-void DeferredState::checkAppend(const std::type_info& handleType) const {
+void DeferredState::appendRefused(const std::type_info& handleType) const {
   if (consumed_) {
     throw std::logic_error(
         "Deferred: its result was handed to another Deferred or to co_await; add callbacks to "
         "the Deferred that received it");
   }
-  if (handleType != *tailType_) {
-    throw std::logic_error(std::string("Deferred: this handle is stale: the chain now yields ") +
-                           tailType_->name() + ", not " + handleType.name() +
-                           "; use the Deferred returned by the last addCallback");
-  }
+  throw std::logic_error("Deferred: this handle is stale: the chain now yields " +
+                         demangledName(*tailType_) + ", not " + demangledName(handleType) +
+                         "; use the Deferred returned by the last addCallback");
 }
 
-void DeferredState::checkFire(const std::type_info& handleType) const {
-  if (handleType != *headType_) {
-    throw std::logic_error(std::string("Deferred: fire the handle the chain started from (") +
-                           headType_->name() + "), not one returned by addCallback (" +
-                           handleType.name() + ")");
-  }
+void DeferredState::fireRefused(const std::type_info& handleType) const {
+  throw std::logic_error("Deferred: fire the handle the chain started from (Deferred<" +
+                         demangledName(*headType_) + ">), not one returned by addCallback (" +
+                         "Deferred<" + demangledName(handleType) + ">)");
 }
 
 void DeferredState::unpause() {

@@ -134,8 +134,7 @@ struct DeferredAccess {
 
 // Stores what a callback returned (or threw) as the chain's new result.
 template <class U, class Call>
-void deliver(DeferredState& s, Call&& call, const SourceLocation& where,
-             const Failure* incoming) noexcept {
+void deliver(DeferredState& s, Call&& call, CallSite where, const Failure* incoming) noexcept {
   using R = std::remove_cvref_t<std::invoke_result_t<Call&>>;
   try {
     if constexpr (std::is_void_v<R>) {
@@ -165,7 +164,7 @@ void deliver(DeferredState& s, Call&& call, const SourceLocation& where,
       s.setValue<U>(call());
     }
   } catch (...) {
-    s.setFailureFromCurrent(where, incoming);
+    s.setFailureFromCurrent(where.location(), incoming);
   }
 }
 
@@ -174,7 +173,7 @@ template <class T, class U, class Cb, class Eb>
 struct Step {
   [[no_unique_address]] Cb cb;
   [[no_unique_address]] Eb eb;
-  SourceLocation where;
+  CallSite where;
 
   void invoke(DeferredState& s) {
     if (s.kind() == DeferredState::Kind::kFailure) {
@@ -202,7 +201,7 @@ struct Step {
 template <class T, class U, class F>
 struct BothStep {
   F f;
-  SourceLocation where;
+  CallSite where;
 
   void invoke(DeferredState& s) {
     if (s.kind() == DeferredState::Kind::kFailure) {

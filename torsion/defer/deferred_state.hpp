@@ -9,6 +9,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <optional>
 #include "torsion/core/source_location.hpp"
@@ -22,6 +23,17 @@
 namespace torsion::detail {
 
 class DeferredState;
+
+// ---------------------------------------------------------------------------------------
+// Where a callback was added: file and line (16 bytes, where a SourceLocation takes 24),
+// kept with each callback to name the origin of a failure it throws.
+struct CallSite {
+  const char* file;
+  std::uint_least32_t line;
+  CallSite(const SourceLocation& where) noexcept  // NOLINT: implicit by design
+      : file(where.file_name()), line(where.line()) {}
+  SourceLocation location() const noexcept { return SourceLocation(file, line, ""); }
+};
 
 // ---------------------------------------------------------------------------------------
 // The current result: nothing yet, a value of the chain's current type, or a Failure.
@@ -56,7 +68,11 @@ class ValueSlot {
   T take() {
     T* p = pointer<T>();
     T out(std::move(*p));
-    reset();
+    if constexpr (kTrivial<T>) {
+      ops_ = nullptr;
+    } else {
+      reset();
+    }
     return out;
   }
 
@@ -71,7 +87,7 @@ class ValueSlot {
 
   void reset() noexcept {
     if (ops_ != nullptr) {
-      ops_->destroy(buf_);
+      if (ops_->destroy != nullptr) ops_->destroy(buf_);
       ops_ = nullptr;
     }
   }
@@ -80,7 +96,11 @@ class ValueSlot {
   void moveTo(ValueSlot& dst) noexcept {
     dst.reset();
     if (ops_ != nullptr) {
-      ops_->move(buf_, dst.buf_);
+      if (ops_->move != nullptr) {
+        ops_->move(buf_, dst.buf_);
+      } else {
+        std::memcpy(dst.buf_, buf_, kInlineSize);
+      }
       dst.ops_ = ops_;
       ops_ = nullptr;
     }
@@ -92,8 +112,14 @@ class ValueSlot {
     void (*move)(void* from, void* to) noexcept;
   };
 
+  // Trivially copyable values need no ops at all: they are copied as bytes and never
+  // destroyed (the common case of ints, pointers, small structs).
   template <class T>
-  static constexpr Ops opsFor = kInline<T>
+  static constexpr bool kTrivial = kInline<T> && std::is_trivially_copyable_v<T>;
+
+  template <class T>
+  static constexpr Ops opsFor = kTrivial<T> ? Ops{nullptr, nullptr}
+      : kInline<T>
       ? Ops{[](void* p) noexcept { std::launder(static_cast<T*>(p))->~T(); },
             [](void* from, void* to) noexcept {
               T* src = std::launder(static_cast<T*>(from));
@@ -119,7 +145,7 @@ using EntryFn = std::size_t (*)(void* callable, DeferredState& state, EntryOp op
 
 class CallbackList {
  public:
-  static constexpr std::size_t kInlineBytes = 192;
+  static constexpr std::size_t kInlineBytes = 256;
   static constexpr std::size_t kMaxInlineCallable = 64;
 
   template <class F>
@@ -143,12 +169,19 @@ class CallbackList {
   }
 
   // Invokes the first record and removes it. Precondition: !empty().
-  void invokeFront(DeferredState& state);
+  void invokeFront(DeferredState& state) {
+    EntryFn fn = frontFn();
+    advance(fn(frontCallable(), state, EntryOp::kInvoke));
+  }
 
-  // Is the first record run by `fn`? (Used to recognise chain continuations.)
-  EntryFn frontFn() const noexcept;
-  void* frontCallable() const noexcept;
-  void popFrontWithoutInvoking(std::size_t callableSize) noexcept;
+  // The first record's function (runCallbacks recognises chain continuations by it).
+  EntryFn frontFn() const noexcept {
+    EntryFn fn;
+    std::memcpy(&fn, readBlock_->data + readPos_, sizeof fn);
+    return fn;
+  }
+  void* frontCallable() const noexcept { return readBlock_->data + readPos_ + sizeof(EntryFn); }
+  void popFrontWithoutInvoking(std::size_t callableSize) noexcept { advance(callableSize); }
 
   static constexpr std::size_t padded(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
@@ -160,8 +193,20 @@ class CallbackList {
     unsigned char* data = nullptr;
   };
 
-  void* reserve(EntryFn fn, std::size_t callableBytes);
-  void advance(std::size_t callableBytes) noexcept;
+  void* reserve(EntryFn fn, std::size_t callableBytes) {
+    const std::size_t need = sizeof(EntryFn) + callableBytes;
+    if (writeBlock_->used + need > writeBlock_->capacity) grow(need);
+    unsigned char* at = writeBlock_->data + writeBlock_->used;
+    std::memcpy(at, &fn, sizeof fn);
+    writeBlock_->used += need;
+    return at + sizeof(EntryFn);
+  }
+  void advance(std::size_t callableBytes) noexcept {
+    readPos_ += sizeof(EntryFn) + callableBytes;
+    if (readPos_ == readBlock_->used) finishBlock();
+  }
+  void grow(std::size_t need);
+  void finishBlock() noexcept;  // the read position reached the end of its block
   void releaseOverflow() noexcept;
 
   Block inline_;
@@ -236,8 +281,12 @@ class DeferredState {
 
   // --- chain -------------------------------------------------------------------------
   // Precondition for the typed add functions: not consumed, tail type matches.
-  void checkAppend(const std::type_info& handleType) const;
-  void checkFire(const std::type_info& handleType) const;
+  void checkAppend(const std::type_info& handleType) const {
+    if (consumed_ || handleType != *tailType_) appendRefused(handleType);
+  }
+  void checkFire(const std::type_info& handleType) const {
+    if (handleType != *headType_) fireRefused(handleType);
+  }
   template <class F>
   void append(EntryFn fn, F&& f) {
     callbacks_.push(fn, std::forward<F>(f));
@@ -263,6 +312,8 @@ class DeferredState {
   explicit DeferredState(const std::type_info& type) noexcept;
   ~DeferredState();
   void destroy() noexcept;
+  [[noreturn]] void appendRefused(const std::type_info& handleType) const;
+  [[noreturn]] void fireRefused(const std::type_info& handleType) const;
   void chainInto(DeferredState* outer);  // this (unfired/paused) feeds `outer` later
   static std::size_t continuationFn(void* callable, DeferredState& state, EntryOp op);
   friend struct ContinuationAccess;

@@ -10,6 +10,14 @@ namespace torsion {
 
 namespace {
 
+std::string demangle(const char* mangled);
+
+}  // namespace
+
+std::string demangledName(const std::type_info& type) { return demangle(type.name()); }
+
+namespace {
+
 std::string demangle(const char* mangled) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),

@@ -10,9 +10,13 @@
 #include "torsion/core/source_location.hpp"
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace torsion {
+
+// The readable (demangled) name of a type, e.g. "std::vector<int>".
+std::string demangledName(const std::type_info& type);
 
 class Failure {
  public:
