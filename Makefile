@@ -4,7 +4,7 @@
 #   make deps            install the Debian packages (scripts/install-deps; fast when present)
 #   make build           configure build/ (RelWithDebInfo) once, then build
 #   make test            build, then ctest (its summary is the last thing printed)
-#   make test-sanitize   ASan+UBSan Debug build in build-asan/, then ctest
+#   make test-sanitize   ASan+UBSan Debug build with clang++ in build-asan/, then ctest
 #   make test-tsan       TSan Debug build in build-tsan/, then ctest [TSAN_LABELS='thread|reactor']
 #   make run             build, then build/examples/hello_deferred
 #   make bench           build, then build/bench/micro/torsion_micro_bench [BENCH_ARGS=...]
@@ -62,7 +62,7 @@ test: build
 	$(CTEST) --test-dir build
 
 test-sanitize: deps
-	$(call configure,build-asan,-DCMAKE_BUILD_TYPE=Debug -DTORSION_SANITIZE=$(ASAN_SANITIZERS) -DTORSION_BUILD_BENCH=OFF)
+	$(call configure,build-asan,-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DTORSION_SANITIZE=$(ASAN_SANITIZERS) -DTORSION_BUILD_BENCH=OFF)
 	cmake --build build-asan -j$(JOBS)
 	$(ASAN_ENV) $(CTEST) --test-dir build-asan
 
