@@ -51,10 +51,11 @@ Deferred<std::size_t> fetch(torsion::IReactorTime& clock, torsion::DeferredSemap
 Deferred<std::size_t> fetchAll(torsion::IReactorTime& clock) {
   torsion::DeferredSemaphore slots(2);
   std::vector<Deferred<std::size_t>> pending;
-  const std::vector<std::pair<std::string, Seconds>> jobs = {
-      {"https://example.org/a", 1s}, {"https://example.org/bb", 2s},
-      {"https://example.org/slow", 10s}, {"https://example.org/ccc", 1s},
-      {"https://example.org/dddd", 0.5s}};
+  const std::vector<std::pair<std::string, Seconds>> jobs = {{"https://example.org/a", 1s},
+                                                             {"https://example.org/bb", 2s},
+                                                             {"https://example.org/slow", 10s},
+                                                             {"https://example.org/ccc", 1s},
+                                                             {"https://example.org/dddd", 0.5s}};
   for (const auto& [url, duration] : jobs) pending.push_back(fetch(clock, slots, url, duration));
   std::vector<std::size_t> sizes = co_await torsion::gatherResults(std::move(pending));
   std::size_t total = 0;

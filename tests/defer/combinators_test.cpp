@@ -57,8 +57,9 @@ TEST(DeferredList, emptyListFiresImmediately) {
 TEST(DeferredList, fireOnOneCallbackFiresWithFirstValueAndIndex) {
   Deferred<std::string> a, b;
   std::optional<FirstResult<std::string>> got;
-  deferredList<std::string>({a, b}, fireOnOneCallback)
-      .addCallback([&](FirstResult<std::string> r) { got = std::move(r); });
+  deferredList<std::string>({a, b}, fireOnOneCallback).addCallback([&](FirstResult<std::string> r) {
+    got = std::move(r);
+  });
   b.callback("second");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->result, "second");
@@ -74,11 +75,10 @@ TEST(DeferredList, fireOnOneCallbackWithEmptyListNeverFires) {
 TEST(DeferredList, fireOnOneCallbackWhenAllFailErrbacksWithFailureGroup) {
   Deferred<int> a, b;
   std::size_t n = 0;
-  deferredList<int>({a, b}, fireOnOneCallback, {.consumeErrors = true})
-      .addErrback([&](Failure f) {
-        n = f.value<FailureGroup>()->failures().size();
-        return FirstResult<int>{0, 0};
-      });
+  deferredList<int>({a, b}, fireOnOneCallback, {.consumeErrors = true}).addErrback([&](Failure f) {
+    n = f.value<FailureGroup>()->failures().size();
+    return FirstResult<int>{0, 0};
+  });
   a.errback(Boom());
   b.errback(Boom());
   EXPECT_EQ(n, 2u);
@@ -114,9 +114,7 @@ TEST(DeferredList, runsAfterCallbacksAddedEarlier) {
   Deferred<int> a;
   Deferred<int> doubled = a.addCallback([](int v) { return v * 2; });
   int got = 0;
-  deferredList<int>({doubled}).addCallback([&](std::vector<Result<int>> r) {
-    got = r[0].value();
-  });
+  deferredList<int>({doubled}).addCallback([&](std::vector<Result<int>> r) { got = r[0].value(); });
   a.callback(4);
   EXPECT_EQ(got, 8);
 }
@@ -432,8 +430,7 @@ TEST(AddTimeout, onTimeoutCancelDecidesTheResult) {
   int got = 0;
   d.addTimeout(Seconds(2), clock, [](Result<int>, Seconds s) {
      return Result<int>(static_cast<int>(s.count() * 100));
-   })
-      .addCallback([&](int v) { got = v; });
+   }).addCallback([&](int v) { got = v; });
   clock.advance(Seconds(2));
   EXPECT_EQ(got, 200);
 }

@@ -240,7 +240,7 @@ TEST(Coroutine, abandonedAwaitedDeferredFreesTheCoroutine) {
     };
     out = co(producer, std::move(marker));
     EXPECT_FALSE(watch.expired());
-  }  // the producer drops its only handle: the Deferred can never fire
+  }                              // the producer drops its only handle: the Deferred can never fire
   EXPECT_TRUE(watch.expired());  // the coroutine frame (and its locals) were destroyed
   EXPECT_FALSE(out.called());
 }

@@ -119,11 +119,10 @@ TEST(Deferred, errbackReturningFailureKeepsFailing) {
   d.addErrback([&](Failure f) {
      trace.push_back("eb1");
      return f;
-   })
-      .addErrback([&](Failure f) {
-        trace.push_back("eb2:" + f.getErrorMessage());
-        return 0;
-      });
+   }).addErrback([&](Failure f) {
+    trace.push_back("eb2:" + f.getErrorMessage());
+    return 0;
+  });
   d.errback(Boom());
   EXPECT_EQ(trace, (std::vector<std::string>{"eb1", "eb2:boom"}));
 }
@@ -137,12 +136,11 @@ TEST(Deferred, trapRethrowsUnexpectedErrorsKeepingTheirOrigin) {
      firstRan = true;
      f.trap<Boom>();
      return 1;
-   })
-      .addErrback([&](Failure f) {
-        EXPECT_TRUE(f.check<Other>());
-        seenOrigin = f.origin().file_name();
-        return 2;
-      });
+   }).addErrback([&](Failure f) {
+    EXPECT_TRUE(f.check<Other>());
+    seenOrigin = f.origin().file_name();
+    return 2;
+  });
   d.errback(original);
   EXPECT_TRUE(firstRan);
   EXPECT_EQ(seenOrigin, original.origin().file_name());
@@ -221,8 +219,7 @@ TEST(Deferred, moveOnlyValuesFlowThroughTheChain) {
   d.addCallback([](std::unique_ptr<int> p) {
      *p += 1;
      return p;
-   })
-      .addCallback([&](std::unique_ptr<int> p) { got = *p; });
+   }).addCallback([&](std::unique_ptr<int> p) { got = *p; });
   d.callback(std::make_unique<int>(41));
   EXPECT_EQ(got, 42);
 }
@@ -236,8 +233,9 @@ TEST(Deferred, largeValuesAndCapturesAreStoredOutOfLine) {
   char seen = 0;
   Big big{};
   big.bytes[255] = 'z';
-  d.addCallback([captured, pad = std::array<char, 128>{}](Big b) { return b.bytes[255]; })
-      .addCallback([&](char c) { seen = c; });
+  d.addCallback([captured, pad = std::array<char, 128>{}](Big b) {
+     return b.bytes[255];
+   }).addCallback([&](char c) { seen = c; });
   d.callback(big);
   EXPECT_EQ(seen, 'z');
 }
@@ -522,8 +520,8 @@ TEST(Deferred, maybeDeferredWrapsValuesExceptionsAndDeferreds) {
   EXPECT_TRUE(ran);
   EXPECT_EQ(got, -1);
 
-  torsion::maybeDeferred([](int a, int b) { return Result<int>(a + b); }, 2, 3).addCallback(
-      [&](int v) { got = v; });
+  torsion::maybeDeferred([](int a, int b) { return Result<int>(a + b); }, 2, 3)
+      .addCallback([&](int v) { got = v; });
   EXPECT_EQ(got, 5);
 }
 

@@ -74,20 +74,20 @@ class UniqueFunction<R(Args...)> {
   };
 
   template <class D>
-  static constexpr bool kStoredInline = sizeof(D) <= kInlineSize &&
-                                        alignof(D) <= alignof(std::max_align_t) &&
-                                        std::is_nothrow_move_constructible_v<D>;
+  static constexpr bool kStoredInline =
+      sizeof(D) <= kInlineSize &&
+      alignof(D) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<D>;
 
   template <class D>
-  static constexpr Ops inlineOps{
-      [](void* s, Args&&... args) -> R {
-        return std::invoke(*static_cast<D*>(s), std::forward<Args>(args)...);
-      },
-      [](void* from, void* to) noexcept {
-        ::new (to) D(std::move(*static_cast<D*>(from)));
-        static_cast<D*>(from)->~D();
-      },
-      [](void* s) noexcept { static_cast<D*>(s)->~D(); }};
+  static constexpr Ops inlineOps{[](void* s, Args&&... args) -> R {
+                                   return std::invoke(*static_cast<D*>(s),
+                                                      std::forward<Args>(args)...);
+                                 },
+                                 [](void* from, void* to) noexcept {
+                                   ::new (to) D(std::move(*static_cast<D*>(from)));
+                                   static_cast<D*>(from)->~D();
+                                 },
+                                 [](void* s) noexcept { static_cast<D*>(s)->~D(); }};
 
   template <class D>
   static constexpr Ops heapOps{

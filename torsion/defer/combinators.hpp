@@ -115,25 +115,26 @@ Deferred<std::vector<Result<T>>> deferredList(std::vector<Deferred<T>> ds,
     return out;
   }
   for (std::size_t i = 0; i < ds.size(); ++i) {
-    ds[i].addBoth([st = detail::MemberGuard<State>(st, i), i, options](Result<T> r) -> Result<void> {
-      Result<void> passOn;
-      if (!r.ok() && !options.consumeErrors) passOn = Result<void>(r.failure());
-      bool failed = !r.ok();
-      std::optional<Failure> firstFailure;
-      if (failed && options.fireOnOneErrback) firstFailure = r.failure();
-      st->results[i].emplace(std::move(r));
-      --st->remaining;
-      if (st->out->called()) return passOn;
-      if (firstFailure) {
-        st->out->errback(Failure(FirstError(*firstFailure, i)));
-      } else if (st->remaining == 0) {
-        Out all;
-        all.reserve(st->results.size());
-        for (auto& slot : st->results) all.push_back(std::move(*slot));
-        st->out->callback(std::move(all));
-      }
-      return passOn;
-    });
+    ds[i].addBoth(
+        [st = detail::MemberGuard<State>(st, i), i, options](Result<T> r) -> Result<void> {
+          Result<void> passOn;
+          if (!r.ok() && !options.consumeErrors) passOn = Result<void>(r.failure());
+          bool failed = !r.ok();
+          std::optional<Failure> firstFailure;
+          if (failed && options.fireOnOneErrback) firstFailure = r.failure();
+          st->results[i].emplace(std::move(r));
+          --st->remaining;
+          if (st->out->called()) return passOn;
+          if (firstFailure) {
+            st->out->errback(Failure(FirstError(*firstFailure, i)));
+          } else if (st->remaining == 0) {
+            Out all;
+            all.reserve(st->results.size());
+            for (auto& slot : st->results) all.push_back(std::move(*slot));
+            st->out->callback(std::move(all));
+          }
+          return passOn;
+        });
   }
   return out;
 }
@@ -156,32 +157,33 @@ Deferred<FirstResult<T>> deferredList(std::vector<Deferred<T>> ds, FireOnOneCall
   st->remaining = ds.size();
   Deferred<Out> out = detail::startCombinator<Out>(st, ds);
   for (std::size_t i = 0; i < ds.size(); ++i) {
-    ds[i].addBoth([st = detail::MemberGuard<State>(st, i), i, options](Result<T> r) -> Result<void> {
-      Result<void> passOn;
-      --st->remaining;
-      if (!r.ok()) {
-        if (!options.consumeErrors) passOn = Result<void>(r.failure());
-        st->failures[i] = r.failure();
-        if (st->out->called()) return passOn;
-        if (options.fireOnOneErrback) {
-          st->out->errback(Failure(FirstError(r.failure(), i)));
-        } else if (st->remaining == 0) {
-          std::vector<Failure> all;
-          for (auto& f : st->failures) {
-            if (f) all.push_back(*f);
+    ds[i].addBoth(
+        [st = detail::MemberGuard<State>(st, i), i, options](Result<T> r) -> Result<void> {
+          Result<void> passOn;
+          --st->remaining;
+          if (!r.ok()) {
+            if (!options.consumeErrors) passOn = Result<void>(r.failure());
+            st->failures[i] = r.failure();
+            if (st->out->called()) return passOn;
+            if (options.fireOnOneErrback) {
+              st->out->errback(Failure(FirstError(r.failure(), i)));
+            } else if (st->remaining == 0) {
+              std::vector<Failure> all;
+              for (auto& f : st->failures) {
+                if (f) all.push_back(*f);
+              }
+              st->out->errback(Failure(FailureGroup(std::move(all))));
+            }
+            return passOn;
           }
-          st->out->errback(Failure(FailureGroup(std::move(all))));
-        }
-        return passOn;
-      }
-      if (st->out->called()) return passOn;
-      if constexpr (std::is_void_v<T>) {
-        st->out->callback(Out{i});
-      } else {
-        st->out->callback(Out{std::move(r).value(), i});
-      }
-      return passOn;
-    });
+          if (st->out->called()) return passOn;
+          if constexpr (std::is_void_v<T>) {
+            st->out->callback(Out{i});
+          } else {
+            st->out->callback(Out{std::move(r).value(), i});
+          }
+          return passOn;
+        });
   }
   return out;
 }

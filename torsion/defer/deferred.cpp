@@ -1,12 +1,11 @@
-#include "torsion/defer/deferred_state.hpp"
-
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "torsion/defer/deferred_state.hpp"
 #include "torsion/defer/errors.hpp"
 #include "torsion/log/logger.hpp"
 
@@ -382,9 +381,9 @@ void DeferredState::runCallbacks() {
         DeferredState* inner = std::exchange(current->inner_, nullptr);
         if (inner == current) {
           inner->release();
-          current->setFailure(Failure(
-              std::logic_error("a callback returned the Deferred it was attached to"),
-              SourceLocation()));
+          current->setFailure(
+              Failure(std::logic_error("a callback returned the Deferred it was attached to"),
+                      SourceLocation()));
         } else if (inner->ready() && !inner->consumed_) {
           // It already has a result: take it and keep going.
           inner->value_.moveTo(current->value_);

@@ -33,12 +33,12 @@
 
 #include <coroutine>
 #include <functional>
-#include "torsion/core/source_location.hpp"
 #include <stdexcept>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
 
+#include "torsion/core/source_location.hpp"
 #include "torsion/core/time.hpp"
 #include "torsion/defer/deferred_state.hpp"
 #include "torsion/defer/errors.hpp"
@@ -145,7 +145,8 @@ void deliver(DeferredState& s, Call&& call, CallSite where, const Failure* incom
     } else if constexpr (IsDeferred<R>::value) {
       R d = call();
       DeferredState* inner = DeferredAccess::release(d);
-      if (inner == nullptr) throw std::logic_error("a callback returned an empty (moved-from) Deferred");
+      if (inner == nullptr)
+        throw std::logic_error("a callback returned an empty (moved-from) Deferred");
       if (inner->tailType() != typeid(UnwrapT<R>)) {
         inner->release();
         throw std::logic_error("a callback returned a stale Deferred handle");
@@ -180,18 +181,19 @@ struct Step {
       if constexpr (!std::is_same_v<Eb, PassFailure>) {
         Failure f = s.takeFailure();
         const Failure incoming = f;
-        deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(eb, std::move(f)); }, where,
-                   &incoming);
+        deliver<U>(
+            s, [&]() -> decltype(auto) { return std::invoke(eb, std::move(f)); }, where, &incoming);
       }
     } else if constexpr (std::is_same_v<Cb, DropValue>) {
       s.setValue<void>();
     } else if constexpr (!std::is_same_v<Cb, PassValue>) {
       if constexpr (std::is_void_v<T>) {
-        deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(cb); }, where, nullptr);
+        deliver<U>(
+            s, [&]() -> decltype(auto) { return std::invoke(cb); }, where, nullptr);
       } else {
         T v = s.value().take<T>();
-        deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(cb, std::move(v)); }, where,
-                   nullptr);
+        deliver<U>(
+            s, [&]() -> decltype(auto) { return std::invoke(cb, std::move(v)); }, where, nullptr);
       }
     }
   }
@@ -207,15 +209,16 @@ struct BothStep {
     if (s.kind() == DeferredState::Kind::kFailure) {
       Failure fl = s.takeFailure();
       const Failure incoming = fl;
-      deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(f, Result<T>(std::move(fl))); },
-                 where, &incoming);
+      deliver<U>(
+          s, [&]() -> decltype(auto) { return std::invoke(f, Result<T>(std::move(fl))); }, where,
+          &incoming);
     } else if constexpr (std::is_void_v<T>) {
-      deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(f, Result<void>()); }, where,
-                 nullptr);
+      deliver<U>(
+          s, [&]() -> decltype(auto) { return std::invoke(f, Result<void>()); }, where, nullptr);
     } else {
       Result<T> r(s.value().take<T>());
-      deliver<U>(s, [&]() -> decltype(auto) { return std::invoke(f, std::move(r)); }, where,
-                 nullptr);
+      deliver<U>(
+          s, [&]() -> decltype(auto) { return std::invoke(f, std::move(r)); }, where, nullptr);
     }
   }
 };
@@ -358,8 +361,8 @@ class Deferred {
       using R = typename detail::CallResult<Fn, T>::type;
       using U = std::conditional_t<std::is_same_v<std::remove_cvref_t<R>, Failure>, T,
                                    detail::UnwrapT<R>>;
-      return append<U>(detail::Step<T, U, Fn, detail::PassFailure>{
-          std::forward<F>(f), detail::PassFailure{}, where});
+      return append<U>(detail::Step<T, U, Fn, detail::PassFailure>{std::forward<F>(f),
+                                                                   detail::PassFailure{}, where});
     }
   }
 
@@ -377,11 +380,11 @@ class Deferred {
     } else {
       using R = std::invoke_result_t<Fn&, Failure>;
       if constexpr (detail::errbackFits<R, T>()) {
-        return append<T>(
-            detail::Step<T, T, detail::PassValue, Fn>{detail::PassValue{}, std::forward<F>(f), where});
+        return append<T>(detail::Step<T, T, detail::PassValue, Fn>{detail::PassValue{},
+                                                                   std::forward<F>(f), where});
       } else if constexpr (std::is_void_v<std::remove_cvref_t<R>>) {
-        return append<void>(
-            detail::Step<T, void, detail::DropValue, Fn>{detail::DropValue{}, std::forward<F>(f), where});
+        return append<void>(detail::Step<T, void, detail::DropValue, Fn>{
+            detail::DropValue{}, std::forward<F>(f), where});
       } else {
         static_assert(detail::kAlwaysFalse<R>,
                       "Deferred<T>::addErrback(f): f must return T (to recover), Failure (to "
@@ -415,8 +418,7 @@ class Deferred {
                       "Result<U>, Deferred<U>, or Failure)");
         return *this;
       } else {
-        return append<U>(
-            detail::Step<T, U, Fn, En>{std::forward<F>(f), std::forward<E>(e), where});
+        return append<U>(detail::Step<T, U, Fn, En>{std::forward<F>(f), std::forward<E>(e), where});
       }
     }
   }
@@ -553,7 +555,8 @@ Deferred<T> fail(Failure failure) {
   d.errback(std::move(failure));
   return d;
 }
-template <class T, class E, class = std::enable_if_t<std::is_base_of_v<std::exception, std::decay_t<E>>>>
+template <class T, class E,
+          class = std::enable_if_t<std::is_base_of_v<std::exception, std::decay_t<E>>>>
 Deferred<T> fail(E&& error, SourceLocation where = SourceLocation::current()) {
   return fail<T>(Failure(std::forward<E>(error), where));
 }

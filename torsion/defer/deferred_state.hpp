@@ -12,12 +12,12 @@
 #include <cstring>
 #include <new>
 #include <optional>
-#include "torsion/core/source_location.hpp"
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
 
 #include "torsion/core/function.hpp"
+#include "torsion/core/source_location.hpp"
 #include "torsion/defer/failure.hpp"
 
 namespace torsion::detail {
@@ -42,8 +42,8 @@ class ValueSlot {
   static constexpr std::size_t kInlineSize = 32;
 
   template <class T>
-  static constexpr bool kInline = sizeof(T) <= kInlineSize && alignof(T) <= 8 &&
-                                  std::is_nothrow_move_constructible_v<T>;
+  static constexpr bool kInline = sizeof(T) <= kInlineSize &&
+                                  alignof(T) <= 8 && std::is_nothrow_move_constructible_v<T>;
 
   ValueSlot() noexcept = default;
   ValueSlot(const ValueSlot&) = delete;
@@ -115,19 +115,21 @@ class ValueSlot {
   // Trivially copyable values need no ops at all: they are copied as bytes and never
   // destroyed (the common case of ints, pointers, small structs).
   template <class T>
-  static constexpr bool kTrivial = kInline<T> && std::is_trivially_copyable_v<T>;
+  static constexpr bool kTrivial = kInline<T>&& std::is_trivially_copyable_v<T>;
 
   template <class T>
-  static constexpr Ops opsFor = kTrivial<T> ? Ops{nullptr, nullptr}
-      : kInline<T>
-      ? Ops{[](void* p) noexcept { std::launder(static_cast<T*>(p))->~T(); },
-            [](void* from, void* to) noexcept {
-              T* src = std::launder(static_cast<T*>(from));
-              ::new (to) T(std::move(*src));
-              src->~T();
-            }}
-      : Ops{[](void* p) noexcept { delete *static_cast<T**>(p); },
-            [](void* from, void* to) noexcept { *static_cast<T**>(to) = *static_cast<T**>(from); }};
+  static constexpr Ops opsFor =
+      kTrivial<T>  ? Ops{nullptr, nullptr}
+      : kInline<T> ? Ops{[](void* p) noexcept { std::launder(static_cast<T*>(p))->~T(); },
+                         [](void* from, void* to) noexcept {
+                           T* src = std::launder(static_cast<T*>(from));
+                           ::new (to) T(std::move(*src));
+                           src->~T();
+                         }}
+                   : Ops{[](void* p) noexcept { delete *static_cast<T**>(p); },
+                         [](void* from, void* to) noexcept {
+                           *static_cast<T**>(to) = *static_cast<T**>(from);
+                         }};
 
   alignas(8) unsigned char buf_[kInlineSize];
   const Ops* ops_ = nullptr;

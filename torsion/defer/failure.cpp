@@ -20,16 +20,14 @@ namespace {
 
 std::string demangle(const char* mangled) {
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
-                                             std::free);
+  std::unique_ptr<char, void (*)(void*)> out(
+      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
   return status == 0 && out ? std::string(out.get()) : std::string(mangled);
 }
 
 }  // namespace
 
-Failure Failure::current(SourceLocation where) {
-  return Failure(std::current_exception(), where);
-}
+Failure Failure::current(SourceLocation where) { return Failure(std::current_exception(), where); }
 
 Failure::Failure(std::exception_ptr error, SourceLocation where)
     : error_(error ? std::move(error) : std::make_exception_ptr(std::bad_exception())),

@@ -7,11 +7,12 @@
 #pragma once
 
 #include <exception>
-#include "torsion/core/source_location.hpp"
 #include <string>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+
+#include "torsion/core/source_location.hpp"
 
 namespace torsion {
 
@@ -25,8 +26,7 @@ class Failure {
   static Failure current(SourceLocation where = SourceLocation::current());
 
   // Wraps an exception_ptr. A null pointer is replaced by std::bad_exception.
-  explicit Failure(std::exception_ptr error,
-                   SourceLocation where = SourceLocation::current());
+  explicit Failure(std::exception_ptr error, SourceLocation where = SourceLocation::current());
 
   // Wraps an exception object: Failure(ConnectionRefusedError()).
   template <class E, class = std::enable_if_t<std::is_base_of_v<std::exception, std::decay_t<E>>>>

@@ -18,8 +18,9 @@ namespace torsion {
 template <class T>
 class Result {
   static_assert(!std::is_reference_v<T>, "Result<T> holds values; T may not be a reference");
-  static_assert(!std::is_same_v<std::decay_t<T>, Failure>,
-                "Result<Failure> is ambiguous: a Result already holds a Failure on its failure path");
+  static_assert(
+      !std::is_same_v<std::decay_t<T>, Failure>,
+      "Result<Failure> is ambiguous: a Result already holds a Failure on its failure path");
 
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
