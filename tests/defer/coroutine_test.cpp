@@ -273,3 +273,40 @@ TEST(Coroutine, moveOnlyResults) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Coroutine, awaitingADeferredNobodyElseHoldsFreesTheCoroutineAtOnce) {
+  auto marker = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = marker;
+  auto co = [](std::shared_ptr<int> keep) -> Deferred<void> {
+    co_await Deferred<int>();  // a temporary: nothing can ever fire it
+    ++*keep;
+  };
+  Deferred<void> out = co(std::move(marker));
+  EXPECT_TRUE(watch.expired());
+  EXPECT_FALSE(out.called());
+}
+
+TEST(Coroutine, foreignCoroutineTypesCanAwaitADeferred) {
+  // A minimal eager coroutine type of "another library".
+  struct Task {
+    struct promise_type {
+      Task get_return_object() { return {}; }
+      std::suspend_never initial_suspend() noexcept { return {}; }
+      std::suspend_never final_suspend() noexcept { return {}; }
+      void return_void() {}
+      void unhandled_exception() { std::terminate(); }
+    };
+  };
+  Deferred<int> d;
+  int got = 0;
+  auto co = [&](Deferred<int> in) -> Task {
+    got = co_await std::move(in);
+  };
+  co(d);
+  d.callback(8);
+  EXPECT_EQ(got, 8);
+}
+
+}  // namespace
