@@ -301,9 +301,7 @@ TEST(Coroutine, foreignCoroutineTypesCanAwaitADeferred) {
   };
   Deferred<int> d;
   int got = 0;
-  auto co = [&](Deferred<int> in) -> Task {
-    got = co_await std::move(in);
-  };
+  auto co = [&](Deferred<int> in) -> Task { got = co_await std::move(in); };
   co(d);
   d.callback(8);
   EXPECT_EQ(got, 8);
