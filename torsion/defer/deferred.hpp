@@ -286,6 +286,10 @@ class Deferred {
     });
   }
 
+  // An empty handle, like a moved-from one: no chain; everything but assignment,
+  // destruction and `explicit operator bool` (false) throws std::logic_error.
+  Deferred(std::nullptr_t) noexcept : state_(nullptr) {}  // NOLINT: implicit by design
+
   Deferred(const Deferred& other) noexcept : state_(other.state_) {
     if (state_ != nullptr) state_->addRef();
   }

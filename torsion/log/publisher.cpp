@@ -1,5 +1,7 @@
 #include "torsion/log/publisher.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -92,7 +94,9 @@ void LogPublisher::replaceSnapshot(std::shared_ptr<const Snapshot> next) {
 ObserverToken LogPublisher::addObserver(LogObserver observer, std::string name) {
   std::lock_guard lock(state_->mutex);
   const std::uint64_t id = state_->nextId++;
-  if (name.empty()) name = "#" + std::to_string(id);
+  // fmt rather than "#" + std::to_string(id): the latter trips a g++ 12 -Wrestrict false
+  // positive at -O3 (GCC bug 105651).
+  if (name.empty()) name = fmt::format("#{}", id);
   auto next = std::make_shared<Snapshot>(*state_->snapshot);
   next->observers.push_back(
       std::make_shared<Entry>(Entry{id, std::move(name), std::move(observer)}));
