@@ -173,7 +173,8 @@ void Reactor::runUntilCurrent() {
 }
 
 double Reactor::timeout() const {
-  if (wakePending_.load(std::memory_order_acquire)) return 0.0;
+  // Thread calls waiting, or stop() called since runUntilCurrent looked: don't block.
+  if (justStopped_ || wakePending_.load(std::memory_order_acquire)) return 0.0;
   std::optional<double> next = timers_->nextTime();
   if (!next) return -1.0;
   return std::clamp(*next - seconds(), 0.0, kMaxTimeoutSeconds);
