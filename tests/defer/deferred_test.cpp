@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -357,6 +358,55 @@ TEST(Deferred, millionCallbacksOnOneDeferredRunIteratively) {
   int got = 0;
   tail.addCallback([&](int v) { got = v; });
   EXPECT_EQ(got, 1'000'000);
+}
+
+// The chain's storage: records span an inline buffer and linked overflow blocks; these
+// exercise every transition between them.
+TEST(Deferred, callbacksAddedWhileRunningCrossStorageBlocks) {
+  Deferred<int> d;
+  int ran = 0;
+  Deferred<int> tail = d;
+  std::function<int(int)> grow = [&](int v) {
+    ++ran;
+    if (ran < 2000) tail = tail.addCallback(grow);
+    return v + 1;
+  };
+  tail = tail.addCallback(grow);
+  d.callback(0);
+  EXPECT_EQ(ran, 2000);
+  int got = -1;
+  tail.addCallback([&](int v) { got = v; });
+  EXPECT_EQ(got, 2000);
+}
+
+TEST(Deferred, unfiredChainSpanningBlocksIsDestroyedCleanly) {
+  auto counter = std::make_shared<int>(0);
+  {
+    Deferred<int> d;
+    Deferred<int> tail = d;
+    for (int i = 0; i < 1000; ++i) {
+      tail = tail.addCallback([counter, pad = std::array<char, 40>{}](int v) {
+        return v + static_cast<int>(pad.size()) * 0;
+      });
+    }
+    EXPECT_EQ(counter.use_count(), 1001);
+  }
+  EXPECT_EQ(counter.use_count(), 1);  // every stored callable was destroyed
+}
+
+TEST(Deferred, pausedMidChainThenExtendedAcrossBlocks) {
+  Deferred<int> d;
+  Deferred<int> inner;
+  Deferred<int> tail = d;
+  for (int i = 0; i < 300; ++i) tail = tail.addCallback([](int v) { return v + 1; });
+  tail = tail.addCallback([&](int v) { return inner.addCallback([v](int w) { return v + w; }); });
+  d.callback(0);
+  EXPECT_TRUE(d.paused());
+  for (int i = 0; i < 1000; ++i) tail = tail.addCallback([](int v) { return v + 1; });
+  inner.callback(5);
+  int got = 0;
+  tail.addCallback([&](int v) { got = v; });
+  EXPECT_EQ(got, 1305);
 }
 
 // Item 8: returning the Deferred itself from its own callback is an error (a warning that

@@ -144,64 +144,71 @@ std::size_t resumerFn(void* p, DeferredState&, EntryOp op) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
-CallbackList::CallbackList() noexcept : readBlock_(&inline_), writeBlock_(&inline_) {
-  inline_.capacity = kInlineBytes;
-  inline_.data = inlineBytes_;
-}
+CallbackList::CallbackList() noexcept
+    : readPtr_(inlineBytes_), writePtr_(inlineBytes_), writeEnd_(inlineBytes_ + kInlineBytes) {}
 
-CallbackList::~CallbackList() { releaseOverflow(); }
+CallbackList::~CallbackList() { reset(); }
 
 void CallbackList::destroyAll(DeferredState& state) noexcept {
   // Callables are destroyed in order, without running.
   while (!empty()) {
     EntryFn fn = frontFn();
-    std::size_t n = fn(frontCallable(), state, EntryOp::kDestroy);
-    advance(n);
+    advance(fn(frontCallable(), state, EntryOp::kDestroy));
   }
 }
 
 void CallbackList::grow(std::size_t need) {
-  std::size_t cap = writeBlock_->capacity * 2;
+  // The writer leaves its block: mark where its records end, for the reader.
+  std::size_t cap = lastCapacity_ * 2;
   while (cap < need) cap *= 2;
   auto* raw = static_cast<unsigned char*>(::operator new(sizeof(Block) + cap));
   auto* b = ::new (raw) Block;
-  b->capacity = cap;
-  b->data = raw + sizeof(Block);
-  writeBlock_->next = b;
-  writeBlock_ = b;
-}
-
-void CallbackList::finishBlock() noexcept {
-  if (readBlock_ != writeBlock_) {
-    Block* done = readBlock_;
-    readBlock_ = done->next;
-    readPos_ = 0;
-    if (done != &inline_) {
-      done->~Block();
-      ::operator delete(done);
-    } else {
-      inline_.next = nullptr;
-    }
-    if (readPos_ != readBlock_->used) return;
+  if (writeBlock_ != nullptr) {
+    writeBlock_->end = writePtr_;
+    writeBlock_->next = b;
+  } else {
+    firstOverflow_ = b;
   }
-  // Empty: start again at the inline block.
-  releaseOverflow();
-  readBlock_ = writeBlock_ = &inline_;
-  inline_.used = 0;
-  inline_.next = nullptr;
-  readPos_ = 0;
+  if (readPtr_ == writePtr_) {
+    // Nothing left to read where the writer was: the reader follows it.
+    readBlock_ = b;
+    readPtr_ = b->data();
+    readEnd_ = nullptr;
+  } else if (readBlock_ == writeBlock_) {
+    readEnd_ = writePtr_;
+  }
+  writeBlock_ = b;
+  writePtr_ = b->data();
+  writeEnd_ = b->data() + cap;
+  lastCapacity_ = cap;
 }
 
-void CallbackList::releaseOverflow() noexcept {
-  // Only the blocks from the read block on can still exist; the inline block is never freed.
-  Block* b = readBlock_ == &inline_ ? inline_.next : readBlock_;
+void CallbackList::nextBlock() noexcept {
+  Block* next = readBlock_ != nullptr ? readBlock_->next : firstOverflow_;
+  if (readBlock_ != nullptr) {
+    readBlock_->~Block();
+    ::operator delete(readBlock_);
+    firstOverflow_ = next;
+  }
+  readBlock_ = next;
+  readPtr_ = next->data();
+  readEnd_ = next->end;  // null while the writer is still in it
+}
+
+void CallbackList::reset() noexcept {
+  // Free what is left of the overflow chain (the reader may be inside it).
+  Block* b = readBlock_ != nullptr ? readBlock_ : firstOverflow_;
   while (b != nullptr) {
     Block* next = b->next;
     b->~Block();
     ::operator delete(b);
     b = next;
   }
-  inline_.next = nullptr;
+  firstOverflow_ = readBlock_ = writeBlock_ = nullptr;
+  readPtr_ = writePtr_ = inlineBytes_;
+  readEnd_ = nullptr;
+  writeEnd_ = inlineBytes_ + kInlineBytes;
+  lastCapacity_ = kInlineBytes;
 }
 
 // ---------------------------------------------------------------------------------------

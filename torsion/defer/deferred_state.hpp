@@ -160,7 +160,9 @@ class CallbackList {
   // Destroys the remaining callables without invoking them.
   void destroyAll(DeferredState& state) noexcept;
 
-  bool empty() const noexcept { return readBlock_ == writeBlock_ && readPos_ == writeBlock_->used; }
+  // The read and write positions meet only when every record was consumed (records never
+  // span blocks, and a block the reader leaves is freed).
+  bool empty() const noexcept { return readPtr_ == writePtr_; }
 
   // Appends `f` run by `fn`. `fn` receives a pointer to the stored F (boxed if large).
   template <class F>
@@ -179,42 +181,51 @@ class CallbackList {
   // The first record's function (runCallbacks recognises chain continuations by it).
   EntryFn frontFn() const noexcept {
     EntryFn fn;
-    std::memcpy(&fn, readBlock_->data + readPos_, sizeof fn);
+    std::memcpy(&fn, readPtr_, sizeof fn);
     return fn;
   }
-  void* frontCallable() const noexcept { return readBlock_->data + readPos_ + sizeof(EntryFn); }
+  void* frontCallable() const noexcept { return readPtr_ + sizeof(EntryFn); }
   void popFrontWithoutInvoking(std::size_t callableSize) noexcept { advance(callableSize); }
 
   static constexpr std::size_t padded(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
 
  private:
+  // An overflow block; `end` is where its records stop once the writer moved on.
   struct Block {
     Block* next = nullptr;
-    std::size_t capacity = 0;
-    std::size_t used = 0;
-    unsigned char* data = nullptr;
+    unsigned char* end = nullptr;
+    unsigned char* data() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
   };
 
+  // Positions are raw pointers so that the hot paths touch no block header.
   void* reserve(EntryFn fn, std::size_t callableBytes) {
     const std::size_t need = sizeof(EntryFn) + callableBytes;
-    if (writeBlock_->used + need > writeBlock_->capacity) grow(need);
-    unsigned char* at = writeBlock_->data + writeBlock_->used;
+    if (static_cast<std::size_t>(writeEnd_ - writePtr_) < need) grow(need);
+    unsigned char* at = writePtr_;
     std::memcpy(at, &fn, sizeof fn);
-    writeBlock_->used += need;
+    writePtr_ += need;
     return at + sizeof(EntryFn);
   }
   void advance(std::size_t callableBytes) noexcept {
-    readPos_ += sizeof(EntryFn) + callableBytes;
-    if (readPos_ == readBlock_->used) finishBlock();
+    readPtr_ += sizeof(EntryFn) + callableBytes;
+    if (readPtr_ == writePtr_) {
+      reset();
+    } else if (readPtr_ == readEnd_) {
+      nextBlock();
+    }
   }
   void grow(std::size_t need);
-  void finishBlock() noexcept;  // the read position reached the end of its block
-  void releaseOverflow() noexcept;
+  void nextBlock() noexcept;  // the reader reached the end of a block the writer left
+  void reset() noexcept;      // empty: back to the start of the inline buffer
 
-  Block inline_;
-  Block* readBlock_;
-  Block* writeBlock_;
-  std::size_t readPos_ = 0;
+  Block* readBlock_ = nullptr;   // the overflow block being read, or null for inline
+  Block* writeBlock_ = nullptr;  // the overflow block being written, or null for inline
+  Block* firstOverflow_ = nullptr;
+  unsigned char* readPtr_;
+  unsigned char* readEnd_ = nullptr;  // end of the records of the read block, once known
+  unsigned char* writePtr_;
+  unsigned char* writeEnd_;
+  std::size_t lastCapacity_ = kInlineBytes;
   alignas(8) unsigned char inlineBytes_[kInlineBytes];
 };
 
