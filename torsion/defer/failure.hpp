@@ -16,6 +16,9 @@
 
 namespace torsion {
 
+template <class T>
+class Result;
+
 // The readable (demangled) name of a type, e.g. "std::vector<int>".
 std::string demangledName(const std::type_info& type);
 
@@ -81,6 +84,11 @@ class Failure {
   }
 
  private:
+  friend class Result<void>;
+  // A Failure without an exception, used only by Result<void> for "no failure".
+  enum NoneTag { kNone };
+  explicit Failure(NoneTag) noexcept {}
+
   template <class E>
   bool matches() const {
     try {

@@ -57,17 +57,20 @@ class Result<void> {
   Result() = default;
   Result(Failure failure) : failure_(std::move(failure)) {}  // NOLINT: implicit by design
 
-  bool ok() const noexcept { return !failure_.has_value(); }
+  bool ok() const noexcept { return !failure_.exception(); }
   explicit operator bool() const noexcept { return ok(); }
   // Rethrows the failure's exception if this holds a Failure.
   void value() const {
-    if (failure_) failure_->raiseException();
+    if (!ok()) failure_.raiseException();
   }
-  const Failure& failure() const& { return *failure_; }
-  Failure&& failure() && { return std::move(*failure_); }
+  // The failure. Precondition: !ok().
+  const Failure& failure() const& { return failure_; }
+  Failure&& failure() && { return std::move(failure_); }
 
  private:
-  std::optional<Failure> failure_;
+  // A Failure with no exception stands for success (no std::optional: g++ 12 reports false
+  // -Wmaybe-uninitialized warnings through it).
+  Failure failure_{Failure::kNone};
 };
 
 }  // namespace torsion
