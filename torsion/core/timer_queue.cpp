@@ -7,7 +7,14 @@
 #include <stdexcept>
 #include <utility>
 
+#include "torsion/core/free_list.hpp"
+
 namespace torsion::detail {
+
+using EntryPool = FreeList<sizeof(TimerEntry), std::size_t{1} << 20>;
+
+void* TimerEntry::operator new(std::size_t) { return EntryPool::allocate(); }
+void TimerEntry::operator delete(void* p) noexcept { EntryPool::deallocate(p); }
 
 // --- Heap -------------------------------------------------------------------------------
 

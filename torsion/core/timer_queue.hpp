@@ -36,6 +36,12 @@ class TimerEntry {
   TimerEntry(const TimerEntry&) = delete;
   TimerEntry& operator=(const TimerEntry&) = delete;
 
+  // Entries come from a per-thread free list (free_list.hpp): schedule/cancel churn at a
+  // million timers would otherwise be dominated by malloc and by glibc returning and
+  // re-faulting the same pages. Up to a million freed entries are kept per thread.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p) noexcept;
+
   State state() const noexcept { return state_; }
   double time() const noexcept { return time_; }
 

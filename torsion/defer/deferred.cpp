@@ -5,17 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "torsion/core/free_list.hpp"
 #include "torsion/defer/deferred_state.hpp"
 #include "torsion/defer/errors.hpp"
 #include "torsion/log/logger.hpp"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TORSION_NO_STATE_POOL 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TORSION_NO_STATE_POOL 1
-#endif
-#endif
 
 namespace torsion {
 
@@ -36,57 +29,10 @@ FailureGroup::FailureGroup(std::vector<Failure> failures)
 
 namespace detail {
 
-// ---------------------------------------------------------------------------------------
-// A small per-thread free list of DeferredState blocks: creating a Deferred is the most
-// frequent allocation of a Deferred-heavy program. Disabled under sanitizers so that
-// use-after-free stays visible to them.
+// Creating a Deferred is the most frequent allocation of a Deferred-heavy program.
+using StatePool = FreeList<sizeof(DeferredState), 1024>;
+
 namespace {
-
-#ifndef TORSION_NO_STATE_POOL
-struct FreeNode {
-  FreeNode* next;
-};
-thread_local bool tPoolGone = false;
-struct StatePool {
-  static constexpr std::size_t kMaxFree = 1024;
-  FreeNode* head = nullptr;
-  std::size_t count = 0;
-  ~StatePool() {
-    tPoolGone = true;
-    while (head != nullptr) {
-      FreeNode* n = head;
-      head = n->next;
-      ::operator delete(n);
-    }
-  }
-};
-thread_local StatePool tPool;
-#endif
-
-void* allocateState(std::size_t size) {
-#ifndef TORSION_NO_STATE_POOL
-  if (!tPoolGone && tPool.head != nullptr) {
-    FreeNode* n = tPool.head;
-    tPool.head = n->next;
-    --tPool.count;
-    return n;
-  }
-#endif
-  return ::operator new(size);
-}
-
-void freeState(void* p) noexcept {
-#ifndef TORSION_NO_STATE_POOL
-  if (!tPoolGone && tPool.count < StatePool::kMaxFree) {
-    auto* n = static_cast<FreeNode*>(p);
-    n->next = tPool.head;
-    tPool.head = n;
-    ++tPool.count;
-    return;
-  }
-#endif
-  ::operator delete(p);
-}
 
 // The stack of Deferreds being run by runCallbacks (Twisted's `chain` list): inline for
 // the usual depth, growing on the heap for deep chains so nothing recurses.
@@ -213,7 +159,7 @@ void CallbackList::reset() noexcept {
 
 // ---------------------------------------------------------------------------------------
 DeferredState* DeferredState::create(const std::type_info& type) {
-  void* mem = allocateState(sizeof(DeferredState));
+  void* mem = StatePool::allocate();
   return ::new (mem) DeferredState(type);
 }
 
@@ -228,7 +174,7 @@ DeferredState::~DeferredState() {
 void DeferredState::destroy() noexcept {
   if (kind_ == Kind::kFailure) reportUnhandledFailure(*failure_);
   this->~DeferredState();
-  freeState(this);
+  StatePool::deallocate(this);
 }
 
 void DeferredState::setFailure(Failure f) noexcept {
