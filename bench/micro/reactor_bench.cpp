@@ -41,6 +41,25 @@ void BM_TimersScheduleFire(benchmark::State& state) {
 }
 BENCHMARK(BM_TimersScheduleFire)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(3);
 
+// Twisted's reactorbench.py "calllater" workload: 200,000 callLater with delays over 0..1 ms,
+// run until the last fired. Items are calls; wall-clock rate, as Twisted's figure is.
+void BM_CallLaterTwistedWorkload(benchmark::State& state) {
+  const int n = 200'000;
+  for (auto _ : state) {
+    Reactor reactor(quiet());
+    int fired = 0;
+    for (int i = 0; i < n; ++i) {
+      reactor.callLater(torsion::Seconds((i % 1000) / 1e6), [&] {
+        if (++fired == n) reactor.crash();
+      });
+    }
+    reactor.run();
+    benchmark::DoNotOptimize(fired);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_CallLaterTwistedWorkload)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // A million timers scheduled, then all cancelled. Items are timers.
 void BM_TimersScheduleCancel(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
