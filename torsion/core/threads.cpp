@@ -22,56 +22,81 @@ thread_local const Reactor* tReactorWork = nullptr;
 
 // ---- deferToThreadPool ---------------------------------------------------------------------
 
-// Owns a job. The job's Deferred may only be destroyed on the thread that made it; dropped
-// anywhere else, the job abandons (leaks) its Deferred instead.
+// Owns a job. The job's Deferred is single-threaded: a JobHandle that is dropped without
+// delivering destroys the job only where the Deferred may be touched, and otherwise abandons
+// (leaks) the Deferred and logs a warning.
 class JobHandle {
  public:
-  explicit JobHandle(std::unique_ptr<ThreadJob> job) noexcept
-      : job_(std::move(job)), owner_(std::this_thread::get_id()) {}
+  explicit JobHandle(std::unique_ptr<ThreadJob> job) noexcept : job_(std::move(job)) {}
   JobHandle(JobHandle&&) noexcept = default;
   JobHandle& operator=(JobHandle&&) = delete;
-  ~JobHandle() { reset(); }
+  ~JobHandle() { destroy(); }
 
   ThreadJob& operator*() const noexcept { return *job_; }
+  explicit operator bool() const noexcept { return job_ != nullptr; }
 
-  void reset() noexcept {
+  void destroy() noexcept { job_.reset(); }
+
+  void abandon() noexcept {
     if (!job_) return;
-    if (std::this_thread::get_id() != owner_) {
-      job_->abandon();
-      try {
-        threadsLog().warn(
-            "A deferToThread call was dropped on a thread other than the reactor's (its pool "
-            "or reactor was destroyed there); its Deferred is leaked and never fires");
-      } catch (...) {
-      }
-    }
+    job_->abandon();
     job_.reset();
+    try {
+      threadsLog().warn(
+          "A deferToThread call was dropped on a thread that may not touch its Deferred (a "
+          "pool destroyed off the reactor thread, or callFromThread failed on the pool "
+          "thread); the Deferred is leaked and never fires");
+    } catch (...) {
+    }
   }
 
  private:
   std::unique_ptr<ThreadJob> job_;
-  std::thread::id owner_;
 };
 
-// On the reactor thread: fires the job's Deferred and destroys the job.
+// On the reactor thread: fires the job's Deferred, then destroys the job.
+//
+// Dropped without running, it is either in ~Reactor (the reactor never ran it), which is
+// the reactor's thread by the Reactor's own rule, or whichever thread destroys the reactor
+// once its thread is done with it: the job is destroyed there, unfired. Or it is still on
+// the pool thread that made it, because callFromThread threw: the Deferred is abandoned.
 class HandBack {
  public:
-  HandBack(Reactor& reactor, JobHandle job) noexcept : reactor_(&reactor), job_(std::move(job)) {}
+  HandBack(Reactor& reactor, JobHandle job) noexcept
+      : reactor_(&reactor), job_(std::move(job)), sender_(std::this_thread::get_id()) {}
+  HandBack(HandBack&&) noexcept = default;
+  HandBack& operator=(HandBack&&) = delete;
+  ~HandBack() {
+    if (job_ && std::this_thread::get_id() == sender_) job_.abandon();
+  }
+
   void operator()() {
     ReactorThreadScope scope(*reactor_);
     (*job_).deliver();
-    job_.reset();
+    job_.destroy();
   }
 
  private:
   Reactor* reactor_;
   JobHandle job_;
+  std::thread::id sender_;
 };
 
-// On the pool thread: runs the job and sends it back. It never touches the Deferred.
+// On the pool thread: runs the job and sends it back; it never touches the Deferred.
+//
+// Dropped without running (still queued when its pool is destroyed), it destroys the job,
+// unfired, if that happens on the thread that called deferToThreadPool; on any other
+// thread, it abandons the Deferred.
 class PoolWork {
  public:
-  PoolWork(Reactor& reactor, JobHandle job) noexcept : reactor_(&reactor), job_(std::move(job)) {}
+  PoolWork(Reactor& reactor, JobHandle job) noexcept
+      : reactor_(&reactor), job_(std::move(job)), owner_(std::this_thread::get_id()) {}
+  PoolWork(PoolWork&&) noexcept = default;
+  PoolWork& operator=(PoolWork&&) = delete;
+  ~PoolWork() {
+    if (job_ && std::this_thread::get_id() != owner_) job_.abandon();
+  }
+
   void operator()() {
     (*job_).run();
     reactor_->callFromThread(HandBack(*reactor_, std::move(job_)));
@@ -80,6 +105,7 @@ class PoolWork {
  private:
   Reactor* reactor_;
   JobHandle job_;
+  std::thread::id owner_;
 };
 
 // ---- blockingCallFromThread ----------------------------------------------------------------
@@ -161,10 +187,16 @@ void BlockingCallBase::waitUntilComplete() const {
   done_.wait(lock, [this] { return completed_; });
 }
 
-void BlockingCallBase::wait() const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return completed_; });
-  if (failure_) failure_->raiseException();
+void BlockingCallBase::wait() {
+  std::optional<Failure> failure;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return completed_; });
+    failure.swap(failure_);
+  }
+  // Taken out of the shared state, so that every reference to the exception object is this
+  // thread's (see BlockingDelivery).
+  if (failure) failure->raiseException();
 }
 
 std::unique_lock<std::mutex> BlockingCallBase::lockIfPending() {

@@ -122,8 +122,9 @@ class BlockingCallBase {
   bool completed() const;
   // Waits until the call is complete.
   void waitUntilComplete() const;
-  // Waits until the call is complete; rethrows its failure's exception.
-  void wait() const;
+  // Waits until the call is complete; rethrows its failure's exception (once: the failure
+  // is taken out of the call).
+  void wait();
 
  protected:
   // Locked if the call is not complete yet: store the value, then finish(lock).
@@ -184,9 +185,10 @@ class BlockingCompleter {
   ~BlockingCompleter() {
     if (call_) abandonBlockingCall(*call_, ifDropped_);
   }
+  explicit operator bool() const noexcept { return call_ != nullptr; }
   BlockingCall<R>& call() const noexcept { return *call_; }
   std::shared_ptr<BlockingCall<R>> release() noexcept { return std::exchange(call_, nullptr); }
-  void complete(Result<R> r) { std::exchange(call_, nullptr)->complete(std::move(r)); }
+  void complete(Result<R> r) noexcept { std::exchange(call_, nullptr)->complete(std::move(r)); }
 
  private:
   std::shared_ptr<BlockingCall<R>> call_;
@@ -206,12 +208,38 @@ class ReactorThreadScope {
   const Reactor* previous_;
 };
 
+// Completes a call with its outcome, on the reactor thread, once the Deferred chain that
+// produced it has unwound: queued with callFromThread from the chain's last callback, it
+// runs at the next drain of thread calls (or, if the reactor's loop has ended, when the
+// reactor destroys it). By then the chain holds no copy of the outcome, so the waiting
+// thread gets the only reference to a failure's exception object: the reactor thread never
+// touches it again, and the waiting thread may rethrow it and destroy it. (An exception_ptr
+// shared by two threads is safe, but its count lives in libstdc++, where ThreadSanitizer
+// cannot see it: it would report the last release as a race.)
+template <class R>
+class BlockingDelivery {
+ public:
+  BlockingDelivery(BlockingCompleter<R> completer, Result<R> outcome) noexcept
+      : completer_(std::move(completer)), outcome_(std::move(outcome)) {}
+  BlockingDelivery(BlockingDelivery&&) noexcept = default;
+  BlockingDelivery& operator=(BlockingDelivery&&) = delete;
+  ~BlockingDelivery() { (*this)(); }
+
+  void operator()() noexcept {
+    if (completer_) completer_.complete(std::move(*outcome_));
+  }
+
+ private:
+  BlockingCompleter<R> completer_;  // empty once moved from or delivered
+  std::optional<Result<R>> outcome_;
+};
+
 // The reactor thread's half of a blockingCallFromThread: runs f, waits for its Deferred.
 template <class R, class F>
 class BlockingReactorSide {
  public:
   template <class G>
-  BlockingReactorSide(std::shared_ptr<BlockingCall<R>> call, const Reactor& reactor, G&& f)
+  BlockingReactorSide(std::shared_ptr<BlockingCall<R>> call, Reactor& reactor, G&& f)
       : completer_(std::move(call),
                    "blockingCallFromThread: the reactor dropped the call "
                    "without running it (it was destroyed, or had stopped)"),
@@ -225,14 +253,15 @@ class BlockingReactorSide {
     Deferred<R> d = maybeDeferred(f_);
     d.addBoth([c = BlockingCompleter<R>(completer_.release(),
                                         "blockingCallFromThread: the Deferred it waited for "
-                                        "was destroyed without firing")](Result<R> r) mutable {
-      c.complete(std::move(r));
+                                        "was destroyed without firing"),
+               reactor = reactor_](Result<R> r) mutable {
+      reactor->callFromThread(BlockingDelivery<R>(std::move(c), std::move(r)));
     });
   }
 
  private:
   BlockingCompleter<R> completer_;
-  const Reactor* reactor_;
+  Reactor* reactor_;
   F f_;
 };
 
@@ -262,14 +291,17 @@ void runBlockingCall(Reactor& reactor, const std::shared_ptr<BlockingCallBase>& 
 //  * Cancelling the Deferred does not stop f (nothing can stop a running thread, as in
 //    Twisted): it errbacks at once with CancelledError, and f's result, when it comes, is
 //    dropped silently.
-//  * Lifetime: `reactor` and `pool` must outlive the call (stop the pool before destroying
-//    the reactor; the reactor's own pool is stopped by the reactor). If the call never gets
-//    back to the reactor thread, the Deferred never fires: work still queued when the pool
-//    is destroyed (after its stop(), f was never run) is destroyed with its Deferred on the
-//    destroying thread; a result that reaches the reactor after it stopped running is
-//    destroyed, unfired, with the reactor. If that destruction happens on a thread other than
-//    the one that called deferToThreadPool, the Deferred cannot be touched there: it is
-//    leaked (never fires, never freed) and a warning is logged.
+//  * Lifetime: `reactor` and `pool` must outlive the call (stop your pool before destroying
+//    the reactor; the reactor's own pool is stopped by the reactor). A call that never gets
+//    back to a running reactor never fires its Deferred; the Deferred and its callbacks are
+//    then destroyed without running:
+//      - work queued on a pool that is destroyed without running it (queued after stop(),
+//        or never started) is destroyed by the pool's destructor. That must happen on the
+//        thread that called deferToThreadPool (the reactor's); on another thread the
+//        Deferred may not be touched, so it is leaked (never fires, never freed) and a
+//        warning is logged;
+//      - a result that reaches the reactor after its loop ended (work that finished during
+//        or after shutdown) is destroyed with the reactor, on the thread destroying it.
 template <class F>
 auto deferToThreadPool(Reactor& reactor, ThreadPool& pool, F&& f,
                        SourceLocation where = SourceLocation::current()) {
@@ -327,7 +359,8 @@ auto deferToThread(Reactor& reactor, F&& f, SourceLocation where = SourceLocatio
 //  * Shutdown: the reactor stops its pool in the "during shutdown" phase, on the reactor
 //    thread, and waits for the pool's threads. A pool thread blocked here would wait for the
 //    reactor while the reactor waits for it (in Twisted, this deadlocks). In torsion, when
-//    the reactor's pool stops, its threads' calls still waiting are given up with
+//    the reactor's pool stops (whoever stops it: that trigger, ~Reactor after a crash(), or
+//    your code), the calls its threads are still waiting on are given up with
 //    BlockingCallAbandoned, and new ones from its threads fail at once until the pool has
 //    stopped; a given-up call whose f has not run yet is not run. (A pool of your own that
 //    you stop on the reactor thread gets no such help: do not stop it while its work waits
