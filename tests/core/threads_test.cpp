@@ -477,6 +477,24 @@ TEST_F(BlockingCallFromThread, givesUpWhenTheDeferredIsDestroyedWithoutFiring) {
   EXPECT_TRUE(abandoned);
 }
 
+// Anywhere on the thread that runs the reactor (here a timer), a call is refused.
+TEST_F(BlockingCallFromThread, refusedInATimerOnTheReactorThread) {
+  bool refused = false;
+  reactor.callLater(0s, [&] {
+    EXPECT_TRUE(reactor.isInReactorThread());
+    try {
+      blockingCallFromThread(reactor, [] { return 1; });
+    } catch (const std::logic_error&) {
+      refused = true;
+    }
+    reactor.stop();
+  });
+  runWithLimit();
+  EXPECT_TRUE(refused);
+  std::thread other([&] { EXPECT_FALSE(reactor.isInReactorThread()); });
+  other.join();
+}
+
 // Where it can tell (inside reactor work done for threads), a call on the reactor's own
 // thread is refused instead of waiting forever.
 TEST_F(BlockingCallFromThread, refusedOnTheReactorThreadInsideThreadCallbacks) {

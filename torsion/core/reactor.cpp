@@ -109,6 +109,7 @@ void Reactor::run() {
   if (startedBefore_) throw ReactorNotRestartable();
   started_ = true;
   stopped_ = false;
+  loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
   fireSystemEvent("startup");
   mainLoop();
 }
@@ -157,6 +158,7 @@ void Reactor::crash() {
 }
 
 void Reactor::iterate(Seconds delay) {
+  loopThread_.store(std::this_thread::get_id(), std::memory_order_release);
   runUntilCurrent();
   double t = timeout();
   double d = std::max(0.0, delay.count());

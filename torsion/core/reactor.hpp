@@ -27,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "torsion/core/errors.hpp"
@@ -128,6 +129,12 @@ class Reactor final : public IReactorTime {
   // Thread-safe: runs f on the reactor thread at the next iteration, FIFO, waking the loop.
   // Safe to call from any thread, including the reactor's; never blocks on the reactor.
   void callFromThread(UniqueFunction<void()> f);
+
+  // Thread-safe: true on the thread that last ran this reactor (run() or iterate()), as
+  // Twisted's isInIOThread. Code that must not block the loop can check it.
+  bool isInReactorThread() const noexcept {
+    return loopThread_.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
 
   // The reactor's pool (0 to 10 threads), made on first use; started when the reactor runs
   // (at once if it is running) and stopped in the "during shutdown" phase. Blocking work
@@ -231,6 +238,7 @@ class Reactor final : public IReactorTime {
   std::mutex threadCallsMutex_;
   std::vector<UniqueFunction<void()>> threadCalls_;
   std::atomic<bool> wakePending_{false};
+  std::atomic<std::thread::id> loopThread_{};
 };
 
 }  // namespace torsion

@@ -229,7 +229,7 @@ ReactorThreadScope::~ReactorThreadScope() { tReactorWork = previous_; }
 
 void runBlockingCall(Reactor& reactor, const std::shared_ptr<BlockingCallBase>& call,
                      UniqueFunction<void()> reactorSide) {
-  if (tReactorWork == &reactor) {
+  if (tReactorWork == &reactor || reactor.isInReactorThread()) {
     throw std::logic_error(
         "blockingCallFromThread called on the reactor's own thread: it would wait forever for "
         "the reactor it blocks");

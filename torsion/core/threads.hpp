@@ -350,9 +350,9 @@ auto deferToThread(Reactor& reactor, F&& f, SourceLocation where = SourceLocatio
 //
 //  * Threads: f runs, and is destroyed, on the reactor thread; its Deferred stays there.
 //    Only the value (moved) and the failure cross to the calling thread.
-//  * Never call it on the reactor thread: the reactor would wait for itself forever. From
-//    inside f or a deferToThread callback (where it can tell) it throws std::logic_error
-//    instead; elsewhere on the reactor thread (a timer, a protocol callback) it hangs.
+//  * Never call it on the reactor thread: the reactor would wait for itself forever. On the
+//    thread that runs the reactor (Reactor::isInReactorThread), and inside f or a
+//    deferToThread callback, it throws std::logic_error instead.
 //  * It waits as long as the reactor needs; it gives up with BlockingCallAbandoned only when
 //    the reactor can never answer: the reactor is destroyed with the call queued (f is
 //    then destroyed without running), or f's Deferred is destroyed without firing.
