@@ -7,6 +7,7 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "support/helpers.hpp"
 #include "torsion/defer/task.hpp"
 #include "torsion/testing/log_capture.hpp"
 
@@ -14,11 +15,9 @@ using namespace torsion;  // NOLINT: test brevity
 using std::chrono::seconds;
 using torsion::testing::flushLoggedErrors;
 
-namespace {
+using torsion::test::Boom;
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+namespace {
 
 TEST(React, exitCodeZeroOnSuccess) {
   bool wasRunning = false;

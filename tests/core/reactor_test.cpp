@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/testing/log_capture.hpp"
 
 extern char** environ;
@@ -28,11 +29,9 @@ using torsion::Reactor;
 using torsion::testing::flushLoggedErrors;
 using Phase = torsion::Reactor::Phase;
 
-namespace {
+using torsion::test::Boom;
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+namespace {
 
 class ReactorTest : public ::testing::TestWithParam<const char*> {
  protected:

@@ -19,19 +19,18 @@
 #include <utility>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/testing/log_capture.hpp"
 
 using namespace std::chrono_literals;
 using torsion::ThreadPool;
 using torsion::testing::flushLoggedErrors;
 
+using torsion::test::Boom;
+
 namespace {
 
 constexpr auto kLimit = 10s;
-
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
 
 // A count that threads raise and a test waits on.
 class Counter {

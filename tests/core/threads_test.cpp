@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/core/thread_pool.hpp"
 #include "torsion/defer/deferred.hpp"
@@ -37,13 +38,11 @@ using torsion::Result;
 using torsion::ThreadPool;
 using torsion::testing::flushLoggedErrors;
 
+using torsion::test::Boom;
+
 namespace {
 
 constexpr auto kLimit = 10s;
-
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
 
 // A one-shot event with a bounded wait.
 class Event {

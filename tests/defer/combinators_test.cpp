@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/defer/lock.hpp"
 #include "torsion/defer/queue.hpp"
 #include "torsion/testing/clock.hpp"
@@ -17,11 +18,9 @@
 using namespace torsion;  // NOLINT: test brevity
 using torsion::testing::flushLoggedErrors;
 
-namespace {
+using torsion::test::Boom;
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+namespace {
 
 // Item 19: results in input order once all fired; an empty list fires at once.
 TEST(DeferredList, firesWithAllResultsInInputOrder) {

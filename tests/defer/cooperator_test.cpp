@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/defer/errors.hpp"
 #include "torsion/defer/task.hpp"
 #include "torsion/testing/clock.hpp"
@@ -23,11 +24,11 @@ using std::chrono::seconds;
 using torsion::testing::Clock;
 using torsion::testing::flushLoggedErrors;
 
-namespace {
+using torsion::test::Boom;
+using torsion::test::Outcome;
+using torsion::test::track;
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+namespace {
 
 // A tick ends after `steps` steps.
 Cooperator::TerminationPredicateFactory stepsPerTick(int steps) {
@@ -54,20 +55,6 @@ std::function<bool()> counted(std::vector<std::string>& log, std::string name, i
 void runTick(std::vector<UniqueFunction<void()>>& ticks, std::size_t i) {
   UniqueFunction<void()> tick = std::move(ticks.at(i));
   tick();
-}
-
-// What a whenDone()-like Deferred did.
-struct Outcome {
-  bool fired = false;
-  std::optional<Failure> failure;
-};
-
-void track(Deferred<void> d, Outcome& o) {
-  d.addCallbacks([&o] { o.fired = true; },
-                 [&o](const Failure& f) {
-                   o.fired = true;
-                   o.failure = f;
-                 });
 }
 
 TEST(Cooperator, roundRobinsTasks) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/defer/deferred.hpp"
 #include "torsion/testing/log_capture.hpp"
 
@@ -13,11 +14,9 @@ using torsion::CancelledError;
 using torsion::Deferred;
 using torsion::Failure;
 
-namespace {
+using torsion::test::Boom;
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+namespace {
 
 Deferred<int> addBoth(Deferred<int> a, Deferred<int> b) {
   int x = co_await std::move(a);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/log/logger.hpp"
 #include "torsion/testing/log_capture.hpp"
 
@@ -21,11 +22,10 @@ using torsion::Failure;
 using torsion::Result;
 using torsion::testing::flushLoggedErrors;
 
+using torsion::test::Boom;
+
 namespace {
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
 struct Other : std::runtime_error {
   Other() : std::runtime_error("other") {}
 };

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/helpers.hpp"
 #include "torsion/defer/errors.hpp"
 #include "torsion/testing/clock.hpp"
 #include "torsion/testing/log_capture.hpp"
@@ -21,25 +22,11 @@ using std::chrono::seconds;
 using torsion::testing::Clock;
 using torsion::testing::flushLoggedErrors;
 
+using torsion::test::Boom;
+using torsion::test::Outcome;
+using torsion::test::track;
+
 namespace {
-
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
-
-// What a start() Deferred did.
-struct Outcome {
-  bool fired = false;
-  std::optional<Failure> failure;
-};
-
-void track(Deferred<void> d, Outcome& o) {
-  d.addCallbacks([&o] { o.fired = true; },
-                 [&o](const Failure& f) {
-                   o.fired = true;
-                   o.failure = f;
-                 });
-}
 
 TEST(LoopingCall, callsAtEachInterval) {
   Clock clock;
