@@ -97,7 +97,21 @@ Reactor::~Reactor() {
     calls.swap(threadCalls_);
   }
   calls.clear();
+  while (!extensions_.empty()) extensions_.pop_back();
   timers_.reset();
+}
+
+Reactor::Extension* Reactor::findExtension(const void* key) const noexcept {
+  for (const auto& [k, e] : extensions_) {
+    if (k == key) return e.get();
+  }
+  return nullptr;
+}
+
+Reactor::Extension& Reactor::addExtension(const void* key, std::unique_ptr<Extension> e) {
+  if (findExtension(key) != nullptr) throw std::logic_error("Reactor::addExtension: key in use");
+  extensions_.emplace_back(key, std::move(e));
+  return *extensions_.back().second;
 }
 
 const char* Reactor::pollerName() const noexcept { return poller_->name(); }

@@ -188,6 +188,20 @@ class Reactor final : public IReactorTime {
   std::vector<IReadDescriptor*> getReaders() const;
   std::vector<IWriteDescriptor*> getWriters() const;
 
+  // ---- extensions -------------------------------------------------------------------------
+  // Per-reactor state of the layers above core (torsion/net keeps its connections, read
+  // buffer and reserved descriptor here), so that core does not depend on them. An extension
+  // is made on first use and destroyed with the reactor, before its timers and poller, in the
+  // reverse order of creation.
+  class Extension {
+   public:
+    virtual ~Extension() = default;
+  };
+  // The extension stored under `key` (any address unique to the caller), or null.
+  Extension* findExtension(const void* key) const noexcept;
+  // Stores `e` under `key` (which must be unused) and returns it.
+  Extension& addExtension(const void* key, std::unique_ptr<Extension> e);
+
  private:
   struct Trigger {
     TriggerId id;
@@ -239,6 +253,7 @@ class Reactor final : public IReactorTime {
   std::vector<UniqueFunction<void()>> threadCalls_;
   std::atomic<bool> wakePending_{false};
   std::atomic<std::thread::id> loopThread_{};
+  std::vector<std::pair<const void*, std::unique_ptr<Extension>>> extensions_;
 };
 
 }  // namespace torsion
