@@ -27,7 +27,9 @@ class IListeningPort {
   virtual bool listening() const noexcept = 0;
 };
 
-class IConnector {
+// Connectors are made with make_shared: a factory that retries later (ReconnectingClientFactory)
+// keeps the connector alive through connector.shared_from_this().
+class IConnector : public std::enable_shared_from_this<IConnector> {
  public:
   enum class State { disconnected, connecting, connected };
   virtual ~IConnector() = default;
