@@ -1,5 +1,5 @@
 // GoogleTest helpers for Deferreds (trial's successResultOf, failureResultOf,
-// assertNoResult).
+// assertNoResult), and reactorIsClean for a ReactorCleanCheck.
 //
 // For test code only: this header includes <gtest/gtest.h>, and the torsion library itself
 // never includes it (everything here is inline).
@@ -37,6 +37,7 @@
 #include "torsion/defer/deferred.hpp"
 #include "torsion/defer/failure.hpp"
 #include "torsion/defer/result.hpp"
+#include "torsion/testing/reactor_clean.hpp"
 
 namespace torsion::testing {
 
@@ -141,6 +142,14 @@ void assertNoResult(Deferred<T> d, SourceLocation where = SourceLocation::curren
                                        (r.ok() ? std::string("?") : r.failure().describe()));
   }
   detail::failResultCheck(where, "assertNoResult: expected no result, found a success");
+}
+
+// EXPECT_TRUE(reactorIsClean(check)): passes when the reactor watched by `check` holds
+// nothing the test left behind; otherwise the message lists what it holds.
+inline ::testing::AssertionResult reactorIsClean(const ReactorCleanCheck& check) {
+  std::string report = check.report();
+  if (report.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << report;
 }
 
 }  // namespace torsion::testing
