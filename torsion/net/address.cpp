@@ -1,6 +1,7 @@
 #include "torsion/net/address.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -8,8 +9,6 @@
 #include <cstddef>
 #include <cstring>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace torsion {
 
@@ -46,9 +45,8 @@ Address Address::unix(std::string_view path, Type type) {
   a.text_ = std::string(path);
   if (!a.text_.empty() && a.text_[0] == '@') a.text_[0] = '\0';
   if (a.text_.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    throw std::invalid_argument(
-        fmt::format("Unix socket path too long ({} bytes, at most {})", a.text_.size(),
-                    sizeof(sockaddr_un{}.sun_path) - 1));
+    throw std::invalid_argument(fmt::format("Unix socket path too long ({} bytes, at most {})",
+                                            a.text_.size(), sizeof(sockaddr_un{}.sun_path) - 1));
   }
   return a;
 }

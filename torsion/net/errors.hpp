@@ -27,7 +27,8 @@ class ConnectionDone : public ConnectionClosed {
 // The connection was lost in a non-clean fashion (error, reset, reactor shutdown).
 class ConnectionLost : public ConnectionClosed {
  public:
-  ConnectionLost() : ConnectionClosed("Connection to the other side was lost in a non-clean fashion.") {}
+  ConnectionLost()
+      : ConnectionClosed("Connection to the other side was lost in a non-clean fashion.") {}
   explicit ConnectionLost(const std::string& what) : ConnectionClosed(what) {}
 };
 

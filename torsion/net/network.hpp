@@ -92,15 +92,14 @@ class IReactorNet : public IReactorTime {
 
   // ---- datagrams -----------------------------------------------------------------------------
   virtual std::shared_ptr<IDatagramTransport> listenUDP(std::uint16_t port,
-                                        std::shared_ptr<DatagramProtocol> protocol,
-                                        const UDPListenOptions& options = {}) = 0;
-  virtual std::shared_ptr<IDatagramTransport> listenUNIXDatagram(std::string_view path,
-                                                 std::shared_ptr<DatagramProtocol> protocol,
-                                                 unsigned mode = 0666) = 0;
+                                                        std::shared_ptr<DatagramProtocol> protocol,
+                                                        const UDPListenOptions& options = {}) = 0;
+  virtual std::shared_ptr<IDatagramTransport> listenUNIXDatagram(
+      std::string_view path, std::shared_ptr<DatagramProtocol> protocol, unsigned mode = 0666) = 0;
   // A Unix datagram socket connected to `path`, bound to `bindPath` (or unnamed).
-  virtual std::shared_ptr<IDatagramTransport> connectUNIXDatagram(std::string_view path,
-                                                  std::shared_ptr<DatagramProtocol> protocol,
-                                                  std::string_view bindPath = {}) = 0;
+  virtual std::shared_ptr<IDatagramTransport> connectUNIXDatagram(
+      std::string_view path, std::shared_ptr<DatagramProtocol> protocol,
+      std::string_view bindPath = {}) = 0;
 
   // ---- adopting descriptors made elsewhere (IReactorSocket) -----------------------------------
   // The reactor takes a duplicate of `fd` (the caller keeps and closes its own). `family` is
@@ -108,12 +107,13 @@ class IReactorNet : public IReactorTime {
   virtual std::shared_ptr<IListeningPort> adoptStreamPort(int fd, int family,
                                                           std::shared_ptr<Factory> factory) = 0;
   virtual void adoptStreamConnection(int fd, int family, std::shared_ptr<Factory> factory) = 0;
-  virtual std::shared_ptr<IDatagramTransport> adoptDatagramPort(int fd, int family,
-                                                std::shared_ptr<DatagramProtocol> protocol) = 0;
+  virtual std::shared_ptr<IDatagramTransport> adoptDatagramPort(
+      int fd, int family, std::shared_ptr<DatagramProtocol> protocol) = 0;
 
   // ---- names ---------------------------------------------------------------------------------
   // Resolves a host name to addresses (numeric names at once; others with getaddrinfo on the
-  // thread pool). `family` is AF_UNSPEC, AF_INET or AF_INET6. Fails with DNSLookupError.
+  // reactor's thread pool, which runs while the reactor runs). `family` is AF_UNSPEC,
+  // AF_INET or AF_INET6. Fails with DNSLookupError.
   // Cancelling it drops the answer (the lookup itself runs to its end on its thread).
   virtual Deferred<std::vector<Address>> resolveHost(std::string_view host, std::uint16_t port,
                                                      int family = AF_UNSPEC) = 0;
