@@ -17,6 +17,8 @@ namespace torsion::detail {
 namespace {
 
 constexpr int kMaxIov = 64;
+// Back-to-back full-buffer reads per readiness.
+constexpr int kReadSpins = 7;
 // Descriptors carried per received message (SCM_RIGHTS).
 constexpr int kMaxFdsPerMessage = 32;
 
@@ -84,10 +86,16 @@ void StreamConnection::doRead() {
     readWithFds(buf, NetworkImpl::kReadBufferSize);
     return;
   }
-  const ssize_t n = ::read(fd_, buf, NetworkImpl::kReadBufferSize);
-  if (n > 0) {
+  ssize_t n = ::read(fd_, buf, NetworkImpl::kReadBufferSize);
+  // A full buffer means more is probably waiting: read again (a few times) before going back
+  // to the poller, unless the protocol paused or closed meanwhile.
+  for (int spins = 0; n > 0; ++spins) {
     protocol_->dataReceived(std::string_view(buf, static_cast<std::size_t>(n)));
-    return;
+    if (static_cast<std::size_t>(n) < NetworkImpl::kReadBufferSize || spins == kReadSpins ||
+        (flags_ & (kReadPaused | kDisconnecting | kDisconnected | kReadShut))) {
+      return;
+    }
+    n = ::read(fd_, buf, NetworkImpl::kReadBufferSize);
   }
   if (n == 0) {
     // End of file: a half-closeable protocol may go on writing.
@@ -216,10 +224,15 @@ void StreamConnection::sendDirect(const iovec* iov, int count, std::size_t total
   }
   std::size_t sent = 0;
   if (wbuf_.empty() && !pendingFds_) {
-    msghdr msg{};
-    msg.msg_iov = const_cast<iovec*>(iov);
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n;
+    if (count == 1) {
+      n = ::send(fd_, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = const_cast<iovec*>(iov);
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    }
     if (n >= 0) {
       sent = static_cast<std::size_t>(n);
       if (sent == total) {
