@@ -35,6 +35,7 @@ struct Record {
   ITransport* transport = nullptr;  // valid while connected
   std::function<void(Record&)> onMade;
   std::function<void(Record&, std::string_view)> onData;
+  std::function<void(Record&)> onLost;
 };
 
 // A protocol that records into a Record.
@@ -53,6 +54,7 @@ struct Recorder : Protocol {
     rec->lost = true;
     rec->reason = r;
     rec->transport = nullptr;
+    if (rec->onLost) rec->onLost(*rec);
   }
 };
 
