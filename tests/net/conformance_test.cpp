@@ -13,6 +13,8 @@
 #include <random>
 
 #include "net/net_helpers.hpp"
+#include "torsion/testing/log_capture.hpp"
+#include "torsion/testing/loopback.hpp"
 
 namespace torsion::test {
 namespace {
@@ -27,8 +29,34 @@ class Driver {
   virtual void connect(std::shared_ptr<ClientFactory> client) = 0;
   // Runs until pred() holds (bounded); returns pred().
   virtual bool until(const std::function<bool()>& pred, int cap = 4000) = 0;
-  // A raw socket connected to the listener (for the many-connections test's child process).
+  // A raw socket connected to the listener (for the many-connections test's child process),
+  // or -2 for a transport without sockets.
   virtual int rawConnect() const = 0;
+};
+
+// The in-memory loopback of torsion/testing: each connect() makes a pair joined by an IOPump.
+class LoopbackDriver : public Driver {
+ public:
+  const char* name() const override { return "loopback"; }
+  void listen(std::shared_ptr<Factory> server) override { server_ = std::move(server); }
+  void connect(std::shared_ptr<ClientFactory> client) override {
+    std::unique_ptr<Protocol> p = client->buildProtocol(Address::ip("127.0.0.1", 12345));
+    pumps_.push_back(
+        std::make_unique<testing::IOPump>(testing::connect(server_, std::move(p), {})));
+  }
+  bool until(const std::function<bool()>& pred, int cap) override {
+    for (int i = 0; i < cap && !pred(); ++i) {
+      bool moved = false;
+      for (auto& p : pumps_) moved = p->pump() || moved;
+      if (!moved && pred()) break;
+    }
+    return pred();
+  }
+  int rawConnect() const override { return -2; }
+
+ private:
+  std::shared_ptr<Factory> server_;
+  std::vector<std::unique_ptr<testing::IOPump>> pumps_;
 };
 
 class SocketDriver : public Driver {
@@ -264,6 +292,24 @@ TEST_P(Conformance, tenThousandConcurrentConnections) {
     r.onLost = [&](Record&) { --open; };
   };
   d->listen(echo);
+  if (d->rawConnect() == -2) {
+    // No descriptors involved: the clients live in this process too.
+    auto clients = std::make_shared<Collecting<>>();
+    int answered = 0;
+    clients->setup = [&](Record& r) {
+      r.onMade = [](Record& rec) { rec.transport->write("ping\n"); };
+      r.onData = [&](Record& rec, std::string_view) {
+        if (rec.received.size() == 5) ++answered;
+      };
+    };
+    for (int i = 0; i < kConnections; ++i) d->connect(clients);
+    ASSERT_TRUE(d->until([&] { return answered == kConnections; }, 100));
+    EXPECT_EQ(maxOpen, kConnections);
+    for (auto& r : clients->built) r->transport->loseConnection();
+    ASSERT_TRUE(d->until([&] { return open == 0; }, 100));
+    EXPECT_EQ(echoed, kConnections);
+    return;
+  }
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -315,7 +361,8 @@ INSTANTIATE_TEST_SUITE_P(
     Transports, Conformance,
     ::testing::Values(
         std::make_pair("tcp", MakeDriver([] { return std::make_unique<SocketDriver>(false); })),
-        std::make_pair("unix", MakeDriver([] { return std::make_unique<SocketDriver>(true); }))),
+        std::make_pair("unix", MakeDriver([] { return std::make_unique<SocketDriver>(true); })),
+        std::make_pair("loopback", MakeDriver([] { return std::make_unique<LoopbackDriver>(); }))),
     [](const auto& info) { return std::string(info.param.first); });
 
 }  // namespace

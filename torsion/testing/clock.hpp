@@ -63,7 +63,7 @@ class Clock final : public IReactorTime {
 
  private:
   double now_ = 0.0;
-  std::unique_ptr<detail::TimerQueue> queue_;
+  std::unique_ptr<torsion::detail::TimerQueue> queue_;
 };
 
 }  // namespace torsion::testing
