@@ -12,6 +12,7 @@
 #   make format          clang-format the tree in place;  make format-check  only checks
 #   make install-check   install to a scratch prefix, build a downstream project against it
 #   make fuzz            build the libFuzzer targets with clang in build-fuzz/
+#   make fuzz-smoke      build them and run each for FUZZ_SECONDS (20) from its seed corpus
 #   make clean           remove every build directory
 #
 # CI=true (as in .ci/run) adds -DTORSION_WERROR=ON to every configure.
@@ -49,7 +50,7 @@ define configure
 endef
 
 .PHONY: deps build test test-sanitize test-tsan run bench bench-twisted format format-check \
-        install-check fuzz clean
+        install-check fuzz fuzz-smoke clean
 
 deps:
 	@scripts/install-deps
@@ -108,6 +109,23 @@ fuzz: deps
 	    -DTORSION_BUILD_EXAMPLES=OFF $(WERROR); \
 	fi
 	cmake --build build-fuzz -j$(JOBS)
+
+# Each target starts from fuzz/corpus/<name>/ (if any) copied to a scratch directory, so a
+# run never writes into the tree. A crash fails the run and leaves its input in build-fuzz/.
+FUZZ_SECONDS ?= 20
+fuzz-smoke: fuzz
+	@set -e; shopt -s nullglob; targets=(); \
+	for f in build-fuzz/fuzz/*; do if [ -f "$$f" ] && [ -x "$$f" ]; then targets+=("$$f"); fi; done; \
+	if [ $${#targets[@]} -eq 0 ]; then echo "fuzz-smoke: no fuzz targets"; exit 0; fi; \
+	for t in "$${targets[@]}"; do \
+	  name=$$(basename "$$t"); work=build-fuzz/corpus-run/$$name; \
+	  rm -rf "$$work"; mkdir -p "$$work"; \
+	  if [ -d fuzz/corpus/$$name ]; then cp -r fuzz/corpus/$$name/. "$$work"/; fi; \
+	  echo "fuzz-smoke: $$name for $(FUZZ_SECONDS)s"; \
+	  "$$t" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	    "$$work" 2>&1 | tail -n 12; \
+	  test $${PIPESTATUS[0]} -eq 0; \
+	done
 
 clean:
 	rm -rf build build-asan build-tsan build-install build-fuzz build-ci
