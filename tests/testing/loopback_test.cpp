@@ -274,6 +274,17 @@ TEST(Loopback, aFactoryThrowingIsLoggedAndRefusesTheConnection) {
   EXPECT_EQ(flushLoggedErrors<Boom>().size(), 1u);
 }
 
+TEST(Loopback, aMovedPumpKeepsTheConnectionAndTheOldOneRefusesToPump) {
+  Peer server;
+  Peer client;
+  IOPump first = connect(server, client);
+  IOPump second = std::move(first);
+  client.transport->write("still here");
+  EXPECT_TRUE(second.flush());
+  EXPECT_EQ(server.data, "still here");
+  EXPECT_THROW(first.pump(), std::logic_error);  // NOLINT(bugprone-use-after-move): on purpose
+}
+
 // ---- writing and reading -------------------------------------------------------------------
 
 TEST(Loopback, deliversWritesInOrderOnlyWhenPumped) {

@@ -388,6 +388,13 @@ void FakeTransport::closeNow(const Failure& reason) {
       logCurrent("Unhandled error in {callback}", "connectionLost");
     }
   }
+  if (afterLost_) {
+    try {
+      std::exchange(afterLost_, nullptr)(reason);
+    } catch (...) {
+      logCurrent("Unhandled error in {callback}", "clientConnectionLost");
+    }
+  }
 }
 
 // ---- IOPump -----------------------------------------------------------------------------------
@@ -414,6 +421,7 @@ void IOPump::start() {
 }
 
 bool IOPump::pump() {
+  if (!server_) throw std::logic_error("IOPump::pump: use of a moved-from IOPump");
   if (options_.clock != nullptr) options_.clock->advance(Seconds(0));
   bool moved = false;
   moved = client_->processAbort() || moved;

@@ -60,6 +60,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -144,6 +145,7 @@ class FakeTransport final : public IUNIXTransport {
 
  private:
   friend class IOPump;
+  friend class ConnectionCompleter;
 
   // A byte queue that consumes from the front without moving what is left each time.
   class Bytes {
@@ -231,11 +233,14 @@ class FakeTransport final : public IUNIXTransport {
   bool readPaused_ = false;
   bool noDelay_ = false;
   bool keepAlive_ = false;
+  // Called after connectionLost (a connector's bookkeeping, see ConnectionCompleter).
+  std::function<void(const Failure&)> afterLost_;
 };
 
 // Moves bytes and events between the two FakeTransports of one connection (iosim's IOPump).
 class IOPump {
  public:
+  // A moved-from IOPump may only be destroyed (pump() throws std::logic_error).
   IOPump(IOPump&&) noexcept;
   IOPump& operator=(IOPump&&) = delete;
   ~IOPump();
@@ -257,6 +262,7 @@ class IOPump {
 
  private:
   friend class FakeTransport;
+  friend class ConnectionCompleter;
   friend IOPump connect(Protocol& server, Protocol& client, const LoopbackOptions& options);
   friend IOPump connect(std::unique_ptr<Protocol> server, std::unique_ptr<Protocol> client,
                         const LoopbackOptions& options);
