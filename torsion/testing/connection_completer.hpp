@@ -14,16 +14,18 @@
 //   completer.failOnce(Failure(ConnectionRefusedError()));   // the next attempt fails
 //
 // An attempt is a connector of reactor.connectors still "connecting" that this completer has
-// not handled yet, oldest first (a connector that connect()s again makes a new attempt). succeedOnce() connects it to the listener it names (a TCP
-// port listening on its port, on that host or on every address; a Unix port on its path):
-// the server's factory builds the server protocol for the client's address, the client's
-// factory builds the client protocol for the server's address, the connector becomes
-// "connected", and once the client's connectionLost has run, the connector is "disconnected"
-// and the client factory hears clientConnectionLost(connector, reason), as from the real
-// connector. If the client factory refuses (null, or throws), the attempt fails instead:
-// clientConnectionFailed with ConnectError (or that exception). Factories are not started
-// (MemoryReactor does not start them either). The completer owns the pumps; it must outlive
-// them, and the reactor must outlive it.
+// not handled yet, oldest first (a connector that connect()s again makes a new attempt).
+// succeedOnce() connects it to the listener it names (a TCP port listening on its port, on
+// that host or on every address; a Unix port on its path): the server's factory builds the
+// server protocol for the client's address, the client's factory builds the client protocol
+// for the server's address, the connector becomes "connected", and once the client's
+// connectionLost has run, the connector is "disconnected" and the client factory hears
+// clientConnectionLost(connector, reason), as from the real connector. If the client factory
+// refuses (null, or throws), the attempt fails instead: clientConnectionFailed with
+// ConnectError (or that exception). A server factory that refuses (null, or throws: logged)
+// gives the client end of file. Factories are not started (MemoryReactor does not start them
+// either). The completer owns the pumps; it must outlive them, and the reactor must outlive
+// it.
 #pragma once
 
 #include <cstddef>
