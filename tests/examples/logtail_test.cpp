@@ -393,8 +393,8 @@ TEST(LogTailOverTcp, aConnectedClientReceivesLinesAsTheyAreAppended) {
     explicit Client(std::shared_ptr<std::string> s) : into(std::move(s)) {}
     void dataReceived(std::string_view d) override { into->append(d); }
   };
-  net.connectTCP("127.0.0.1", port->getHost().port(),
-                 torsion::ClientFactory::forProtocol<Client>(received));
+  auto connector = net.connectTCP("127.0.0.1", port->getHost().port(),
+                                  torsion::ClientFactory::forProtocol<Client>(received));
   auto spinUntil = [&](auto pred) {
     for (int i = 0; i < 400 && !pred(); ++i) reactor.iterate(torsion::Seconds(0.05));
     return pred();
@@ -405,6 +405,8 @@ TEST(LogTailOverTcp, aConnectedClientReceivesLinesAsTheyAreAppended) {
   append(path, "GET /favicon.ico 404\n");
   ASSERT_TRUE(spinUntil([&] { return received->size() >= 43; }));
   EXPECT_EQ(*received, "GET /index.html 200\r\nGET /favicon.ico 404\r\n");
+  connector->disconnect();
+  EXPECT_TRUE(spinUntil([&] { return factory->clientCount() == 0; }));
   port->stopListening();
   reactor.iterate(torsion::Seconds(0));
 }
