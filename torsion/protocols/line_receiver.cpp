@@ -18,6 +18,7 @@ void LineParser::sendLine(std::string_view line) {
   transport->writeSequence(pieces);
 }
 
+// Paused, or the transport is closing: a line behind a "QUIT" is not delivered.
 bool LineParser::mustStop() const {
   return paused() || (transport != nullptr && transport->disconnecting());
 }
@@ -40,14 +41,13 @@ std::size_t LineParser::findDelimiter(std::size_t from) const {
   return p == std::string_view::npos ? p : buf.size() + p;
 }
 
-bool LineParser::exceeded() {
+void LineParser::exceeded() {
   const std::string data = takeUnparsed();
   lineLengthExceeded(data);
-  return !mustStop();
 }
 
 bool LineParser::parse() {
-  while (!paused()) {
+  while (!mustStop()) {
     if (!lineMode_) {
       if (!buffer_.empty()) {
         line_.swap(buffer_);
@@ -60,7 +60,6 @@ bool LineParser::parse() {
       } else {
         return true;
       }
-      if (mustStop()) return false;
       continue;
     }
 
@@ -76,7 +75,7 @@ bool LineParser::parse() {
       const std::size_t p = input_.find(delimiter);
       if (p == std::string_view::npos) {
         if (input_.size() >= hopeless) {
-          if (!exceeded()) return false;
+          exceeded();
           continue;
         }
         buffer_.assign(input_);
@@ -85,7 +84,7 @@ bool LineParser::parse() {
         return true;
       }
       if (p > maxLength) {
-        if (!exceeded()) return false;
+        exceeded();
         continue;
       }
       const std::string_view line = input_.substr(0, p);
@@ -98,7 +97,7 @@ bool LineParser::parse() {
       const std::size_t p = findDelimiter(from);
       if (p == std::string_view::npos) {
         if (buffer_.size() + input_.size() >= hopeless) {
-          if (!exceeded()) return false;
+          exceeded();
           continue;
         }
         buffer_.append(input_);
@@ -107,7 +106,7 @@ bool LineParser::parse() {
         return true;
       }
       if (p > maxLength) {
-        if (!exceeded()) return false;
+        exceeded();
         continue;
       }
       if (p + d <= buffer_.size()) {
@@ -125,7 +124,6 @@ bool LineParser::parse() {
       }
       lineReceived(line_);
     }
-    if (mustStop()) return false;
   }
   return false;
 }

@@ -12,7 +12,7 @@
 // default loses the connection; so does an incomplete line that can no longer become short
 // enough (maxLength + delimiter.size() bytes without a delimiter), which bounds the buffer.
 //
-// After each line the receiver stops if the transport is disconnecting (a "QUIT" line ends the
+// Before each line the receiver stops if the transport is disconnecting (a "QUIT" line ends the
 // parse: the lines behind it are not delivered) or if it was paused (see FramedReceiver); it
 // is safe to call dataReceived, sendLine, setRawMode, setLineMode, clearLineBuffer, the
 // producer methods and the transport from inside any callback.
@@ -65,8 +65,8 @@ class LineParser : public FramedReceiver {
   // The index in buffer_ + input_ where the first delimiter starts, searching buffer_ from
   // `from`; npos if there is none.
   std::size_t findDelimiter(std::size_t from) const;
-  // Calls lineLengthExceeded with everything unparsed; false if parsing must stop.
-  bool exceeded();
+  // Calls lineLengthExceeded with everything unparsed (which it drops).
+  void exceeded();
   bool mustStop() const;
 
   std::string line_;         // a line assembled across chunks, or a raw chunk held back
