@@ -29,9 +29,10 @@ class Driver {
   virtual void connect(std::shared_ptr<ClientFactory> client) = 0;
   // Runs until pred() holds (bounded); returns pred().
   virtual bool until(const std::function<bool()>& pred, int cap = 4000) = 0;
-  // A raw socket connected to the listener (for the many-connections test's child process),
-  // or -2 for a transport without sockets.
+  // A raw socket connected to the listener (for the many-connections test's child process).
   virtual int rawConnect() const = 0;
+  // True for a transport without sockets (everything stays in this process).
+  virtual bool inMemory() const { return false; }
 };
 
 // The in-memory loopback of torsion/testing: each connect() makes a pair joined by an IOPump.
@@ -52,7 +53,8 @@ class LoopbackDriver : public Driver {
     }
     return pred();
   }
-  int rawConnect() const override { return -2; }
+  int rawConnect() const override { return -1; }
+  bool inMemory() const override { return true; }
 
  private:
   std::shared_ptr<Factory> server_;
@@ -292,7 +294,7 @@ TEST_P(Conformance, tenThousandConcurrentConnections) {
     r.onLost = [&](Record&) { --open; };
   };
   d->listen(echo);
-  if (d->rawConnect() == -2) {
+  if (d->inMemory()) {
     // No descriptors involved: the clients live in this process too.
     auto clients = std::make_shared<Collecting<>>();
     int answered = 0;
