@@ -58,7 +58,10 @@ class ITransport : public IConsumer, public IProducer {
 
   // ---- the transport as a push producer of the bytes it reads -------------------------------
   // pauseProducing() stops reading (dataReceived is not called until resumeProducing());
-  // stopProducing() loses the connection.
+  // stopProducing() loses the connection. Once the connection is closing or gone, pause and
+  // resume are harmless no-ops (reading never restarts after loseConnection), so a protocol
+  // may call them from any of its callbacks. (testing::StringTransport, a recorder, is
+  // stricter and throws, as Twisted's does, to catch protocols that rely on it.)
   void pauseProducing() override = 0;
   void resumeProducing() override = 0;
   void stopProducing() override = 0;
