@@ -455,3 +455,31 @@ TEST_F(Tcp, survivesRunningOutOfDescriptors) {
 
 }  // namespace
 }  // namespace torsion::test
+
+namespace torsion::test {
+namespace {
+
+// Destroying a reactor that never stopped closes everything without calling back into user
+// code, and frees it all (LeakSanitizer checks this in the sanitizer build).
+TEST(TcpTeardown, destroyingTheReactorWithOpenConnectionsAndAttemptsFreesThem) {
+  auto server = std::make_shared<Collecting<>>();
+  auto client = std::make_shared<Collecting<>>();
+  auto pending = std::make_shared<Collecting<>>();
+  {
+    Reactor reactor{quietOptions()};
+    IReactorNet& net = network(reactor);
+    auto port = net.listenTCP(0, server, TCPListenOptions{.interface = "127.0.0.1"});
+    net.connectTCP("127.0.0.1", port->getHost().port(), client);
+    ASSERT_TRUE(
+        spinUntil(reactor, [&] { return !client->built.empty() && client->built[0]->made; }));
+    net.connectTCP("127.0.0.1", port->getHost().port(), pending);   // still connecting
+    client->built[0]->transport->write(std::string(1 << 20, 'z'));  // and something queued
+  }
+  EXPECT_FALSE(client->built[0]->lost);  // nothing was called back
+  EXPECT_EQ(client.use_count(), 1);      // the connector and connection let go of the factory
+  EXPECT_EQ(pending.use_count(), 1);
+  EXPECT_EQ(server.use_count(), 1);
+}
+
+}  // namespace
+}  // namespace torsion::test

@@ -273,6 +273,13 @@ void StreamConnector::connectionLost(const Failure& reason) {
   if (state_ == State::connecting) failed(Failure(ConnectError(reason.getErrorMessage())));
 }
 
+void StreamConnector::forget() {
+  cleanupAttempt();
+  connection_ = nullptr;
+  state_ = State::disconnected;
+  keepAlive_.reset();
+}
+
 void StreamConnector::abandon() {
   if (state_ == State::connecting) {
     failed(Failure(ConnectError("Connection to the other side was lost in a non-clean fashion.")));

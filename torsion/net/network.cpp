@@ -119,6 +119,10 @@ NetworkImpl::~NetworkImpl() {
     delete c;
   }
   for (StreamConnection* c : dead_) delete c;
+  // Connectors still connecting or connected hold themselves alive; let them go.
+  for (auto& weak : connectors_) {
+    if (auto c = weak.lock()) static_cast<StreamConnector&>(*c).forget();
+  }
   if (spareFd_ >= 0) ::close(spareFd_);
 }
 

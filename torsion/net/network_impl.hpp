@@ -172,6 +172,8 @@ class StreamConnector final : public IConnector, public IWriteDescriptor {
   void connectionEnded(const Failure& reason);
   // Reactor shutdown: fail an attempt in progress.
   void abandon();
+  // The network is being destroyed: drop the attempt and the self-reference, calling nothing.
+  void forget();
 
  private:
   void attempt(const Address& to);
