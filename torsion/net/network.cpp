@@ -164,28 +164,33 @@ void NetworkImpl::scheduleAbort(StreamConnection* c) {
   schedule();
 }
 
-void NetworkImpl::portStopped(IListeningPort* p, Deferred<void> done) {
-  std::shared_ptr<StreamPort> keep;
-  for (auto it = ports_.begin(); it != ports_.end(); ++it) {
+namespace {
+
+// Removes p's owner from `list`, handing the reference back (to keep p alive a little longer).
+template <class T>
+std::shared_ptr<void> takeFrom(std::vector<std::shared_ptr<T>>& list, const void* p) {
+  for (auto it = list.begin(); it != list.end(); ++it) {
     if (it->get() == p) {
-      keep = std::move(*it);
-      ports_.erase(it);
-      break;
+      std::shared_ptr<void> keep = std::move(*it);
+      list.erase(it);
+      return keep;
     }
   }
-  soon_.push_back([keep = std::move(keep), done = std::move(done)]() mutable { done.callback(); });
-  schedule();
+  return nullptr;
+}
+
+}  // namespace
+
+// A stopped port lives until its Deferred fired, on the next iteration.
+void NetworkImpl::portStopped(IListeningPort* p, Deferred<void> done) {
+  fireSoon(takeFrom(ports_, p), std::move(done));
 }
 
 void NetworkImpl::datagramStopped(DatagramPort* p, Deferred<void> done) {
-  std::shared_ptr<DatagramPort> keep;
-  for (auto it = datagramPorts_.begin(); it != datagramPorts_.end(); ++it) {
-    if (it->get() == p) {
-      keep = std::move(*it);
-      datagramPorts_.erase(it);
-      break;
-    }
-  }
+  fireSoon(takeFrom(datagramPorts_, p), std::move(done));
+}
+
+void NetworkImpl::fireSoon(std::shared_ptr<void> keep, Deferred<void> done) {
   soon_.push_back([keep = std::move(keep), done = std::move(done)]() mutable { done.callback(); });
   schedule();
 }

@@ -306,6 +306,7 @@ class NetworkImpl final : public IReactorNet, public Reactor::Extension {
   std::size_t connectionCount() const noexcept { return connectionCount_; }
 
  private:
+  void fireSoon(std::shared_ptr<void> keep, Deferred<void> done);
   void schedule();
   void runSoon();
   void disconnectAll();
