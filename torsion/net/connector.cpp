@@ -16,6 +16,9 @@ namespace torsion::detail {
 
 namespace {
 
+// How often a Unix connect() is tried again while the listener's backlog is full.
+constexpr Seconds kUnixRetryDelay{0.01};
+
 Failure connectFailure(int err) {
   switch (err) {
     case ECONNREFUSED:
@@ -84,6 +87,15 @@ void StreamConnector::connect() {
       if (gen == generation_ && state_ == State::connecting) failed(Failure(ConnectTimeoutError()));
     });
   }
+  // As Twisted does, the attempt starts on the next iteration: a Unix connect() completes (or
+  // fails) inside the system call, and its outcome must not reach the factory from inside
+  // connectUNIX/connectTCP, before the caller even holds the connector.
+  startCall_ = net_.callLater(Seconds(0), [this, gen] {
+    if (gen == generation_ && state_ == State::connecting) begin(gen);
+  });
+}
+
+void StreamConnector::begin(std::uint64_t gen) {
   if (family_ == Address::Family::unix) {
     if (checkPID_) {
       char buf[32];
@@ -152,12 +164,27 @@ void StreamConnector::attempt(const Address& to) {
       return;
     }
   }
-  const socklen_t len = to.toSockaddr(ss);
+  connectSocket();
+}
+
+void StreamConnector::connectSocket() {
+  sockaddr_storage ss;
+  const socklen_t len = target_.toSockaddr(ss);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
     connected();
     return;
   }
   const int err = errno;
+  if (err == EAGAIN && family_ == Address::Family::unix) {
+    // The listener's backlog is full. A Unix socket does not complete the connection later
+    // (and polls writable at once), so try again shortly, until the timeout, as a blocking
+    // connect() would wait.
+    const std::uint64_t gen = generation_;
+    startCall_ = net_.callLater(kUnixRetryDelay, [this, gen] {
+      if (gen == generation_ && state_ == State::connecting) connectSocket();
+    });
+    return;
+  }
   if (err == EINPROGRESS || err == EAGAIN || err == EINTR) {
     net_.reactor().addWriter(this);
     return;
@@ -210,6 +237,8 @@ void StreamConnector::cleanupAttempt() {
   ++generation_;
   if (timeoutCall_.active()) timeoutCall_.cancel();
   timeoutCall_ = DelayedCall();
+  if (startCall_.active()) startCall_.cancel();
+  startCall_ = DelayedCall();
   if (resolving_) {
     Deferred<void> r = std::move(resolving_);
     resolving_ = Deferred<void>(nullptr);

@@ -51,31 +51,34 @@ int reserveDescriptor() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 // "<path>.lock" whose target is the owner's pid.
 bool pidAlive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-std::optional<pid_t> lockOwner(const std::string& lockPath) {
-  char buf[32];
-  const ssize_t n = ::readlink(lockPath.c_str(), buf, sizeof buf - 1);
-  if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  char* end = nullptr;
-  const long pid = std::strtol(buf, &end, 10);
-  if (end == buf) return std::nullopt;
-  return static_cast<pid_t>(pid);
-}
-
-// Takes the lock; returns false if a live process holds it. `clean` is false when a stale lock
-// (from a dead process) was replaced.
+// Takes the lock; returns false if a live process holds it, or if "<path>.lock" is something
+// we cannot read as Twisted's lock (we never remove what we do not understand). `clean` is
+// false when a stale lock (naming a dead process) was replaced.
 bool acquireLock(const std::string& lockPath, bool& clean) {
   clean = true;
   const std::string me = std::to_string(::getpid());
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (::symlink(me.c_str(), lockPath.c_str()) == 0) return true;
     if (errno != EEXIST) return false;
-    const auto owner = lockOwner(lockPath);
-    if (owner && pidAlive(*owner)) return false;
+    char buf[32];
+    const ssize_t n = ::readlink(lockPath.c_str(), buf, sizeof buf - 1);
+    if (n < 0 && errno == ENOENT) continue;  // released meanwhile: try again
+    if (n <= 0) return false;                // not a symlink
+    buf[n] = '\0';
+    char* end = nullptr;
+    const long pid = std::strtol(buf, &end, 10);
+    if (end == buf || *end != '\0' || pid <= 0) return false;
+    if (pidAlive(static_cast<pid_t>(pid))) return false;
     clean = false;
     ::unlink(lockPath.c_str());
   }
   return false;
+}
+
+// A dead server's socket file, which wantPID lets us remove: only ever a socket.
+void removeStaleSocket(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
 }
 
 Address::Family familyOf(int family) {
@@ -323,7 +326,7 @@ std::shared_ptr<IListeningPort> NetworkImpl::listenUNIX(std::string_view path,
     lockPath = where.name() + ".lock";
     bool clean = true;
     if (!acquireLock(lockPath, clean)) throw CannotListenError("", shown, "Cannot acquire lock");
-    if (!clean) ::unlink(where.name().c_str());  // left behind by a dead process
+    if (!clean) removeStaleSocket(where.name());  // left behind by a dead process
   }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw CannotListenError("", shown, errnoText(errno));

@@ -176,7 +176,9 @@ class StreamConnector final : public IConnector, public IWriteDescriptor {
   void forget();
 
  private:
+  void begin(std::uint64_t gen);
   void attempt(const Address& to);
+  void connectSocket();
   void connected();
   void failed(const Failure& reason);
   void cleanupAttempt();
@@ -194,6 +196,7 @@ class StreamConnector final : public IConnector, public IWriteDescriptor {
   std::uint64_t generation_ = 0;  // bumps per attempt: stale resolver answers are dropped
   Address target_;
   DelayedCall timeoutCall_;
+  DelayedCall startCall_;  // the deferred start of an attempt, or a Unix retry
   Deferred<void> resolving_{nullptr};
   StreamConnection* connection_ = nullptr;
   std::shared_ptr<IConnector> keepAlive_;  // held while not disconnected
@@ -230,6 +233,9 @@ class DatagramPort final : public IDatagramTransport, public IReadDescriptor {
  private:
   void requireIP(const char* what) const;
   void sendError(int err);
+  void refused();
+  template <class F>
+  void deliver(const char* what, F&& f);
   void group(std::string_view group, std::string_view interface, bool join);
   NetworkImpl& net_;
   std::shared_ptr<DatagramProtocol> protocol_;
