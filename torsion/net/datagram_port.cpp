@@ -26,7 +26,12 @@ DatagramPort::DatagramPort(NetworkImpl& net, int fd, int family,
       unixPath_(std::move(unixPath)),
       maxPacketSize_(std::min(maxPacketSize, NetworkImpl::kReadBufferSize)),
       fd_(fd),
-      family_(family) {}
+      family_(family) {
+  // connectUNIXDatagram and adopted sockets may come connected already.
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  connected_ = ::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0;
+}
 
 DatagramPort::~DatagramPort() { close(); }
 
@@ -83,11 +88,7 @@ void DatagramPort::doRead() {
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR) continue;
       if (err == ECONNREFUSED) {
-        if (family_ == AF_UNIX) {
-          protocol_->connectionFailed(Failure(ConnectionRefusedError()));
-        } else {
-          protocol_->connectionRefused();
-        }
+        deliver("connectionRefused", [&] { refused(); });
         continue;
       }
       // Other errors (ICMP reports such as host unreachable) concern one earlier datagram.
@@ -97,7 +98,31 @@ void DatagramPort::doRead() {
     const Address from = len > 0 ? Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len,
                                                          Address::Type::datagram)
                                  : Address::unix("", Address::Type::datagram);
-    protocol_->datagramReceived(std::string_view(buf, static_cast<std::size_t>(n)), from);
+    deliver("datagramReceived", [&] {
+      protocol_->datagramReceived(std::string_view(buf, static_cast<std::size_t>(n)), from);
+    });
+  }
+}
+
+// As Twisted's udp.Port: an exception from the protocol is logged and the port goes on (one
+// bad datagram must not stop a server that talks to many peers).
+template <class F>
+void DatagramPort::deliver(const char* what, F&& f) {
+  try {
+    f();
+  } catch (...) {
+    net_.logger().failure(fmt::format("Unhandled error in {}", what), Failure::current(),
+                          LogLevel::error);
+  }
+}
+
+// The peer is not there: connectionRefused for UDP (ICMP port unreachable), connectionFailed
+// for a Unix datagram socket (no socket at that name, or it was closed).
+void DatagramPort::refused() {
+  if (family_ == AF_UNIX) {
+    protocol_->connectionFailed(Failure(ConnectionRefusedError()));
+  } else {
+    protocol_->connectionRefused();
   }
 }
 
@@ -106,12 +131,11 @@ void DatagramPort::sendError(int err) {
     ++dropped_;
     return;
   }
-  if (err == ECONNREFUSED) {
-    if (family_ == AF_UNIX) {
-      protocol_->connectionFailed(Failure(ConnectionRefusedError()));
-    } else {
-      protocol_->connectionRefused();
-    }
+  // A Unix peer that is gone: no socket at the name (ENOENT), its socket closed
+  // (ECONNREFUSED), or the kernel already dropped our connection to it (ENOTCONN).
+  if (err == ECONNREFUSED ||
+      (family_ == AF_UNIX && (err == ENOENT || (err == ENOTCONN && connected_)))) {
+    refused();
     return;
   }
   if (err == EMSGSIZE) throw Error("datagram too long for the socket (EMSGSIZE)");
