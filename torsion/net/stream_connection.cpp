@@ -273,7 +273,8 @@ void StreamConnection::doWrite() {
   }
   if (pendingFds_) {
     flushPendingFds();
-    if (pendingFds_ || (flags_ & kDisconnected)) return;
+    if (flags_ & kDisconnected) return;
+    if (pendingFds_ && !wbuf_.empty()) return;  // the socket is full
   }
   while (!wbuf_.empty()) {
     iovec iov[kMaxIov];
@@ -299,7 +300,6 @@ void StreamConnection::doWrite() {
 
 // The buffer is empty: resume a producer, or go on with a close waiting for the flush.
 void StreamConnection::afterWrite() {
-  if (pendingFds_) return;  // descriptors still waiting for a byte to travel with
   stopWriting();
   if (producer_ != nullptr && (!(flags_ & kStreaming) || (flags_ & kProducerPaused))) {
     flags_ &= ~kProducerPaused;
@@ -307,7 +307,11 @@ void StreamConnection::afterWrite() {
     return;
   }
   if (flags_ & kDisconnecting) {
-    closeNow(Failure(ConnectionDone()));
+    // Descriptors still pending had no byte to travel with (Twisted's FileDescriptorOverrun).
+    closeNow(pendingFds_ ? Failure(ConnectionLost("Descriptors were sent with "
+                                                  "sendFileDescriptor but no byte was written "
+                                                  "to carry them."))
+                         : Failure(ConnectionDone()));
     return;
   }
   if (flags_ & kWriteShutPending) shutWriteSide();
@@ -330,24 +334,19 @@ void StreamConnection::sendFileDescriptor(int fd) {
   if (copy < 0) throw std::system_error(errno, std::generic_category(), "sendFileDescriptor");
   if (!pendingFds_) pendingFds_ = std::make_unique<std::vector<int>>();
   pendingFds_->push_back(copy);
-  startWriting();
+  // They travel with the next byte written (a message must carry data, and a byte of our own
+  // would show up in the peer's stream): write() queues behind them and starts writing.
+  if (!wbuf_.empty()) startWriting();
 }
 
-// Sends the queued descriptors with the first queued byte (or with one byte of their own when
-// nothing is queued, as a message must carry data).
+// Sends the queued descriptors with the first queued bytes (up to kMaxFdsPerMessage per byte).
 void StreamConnection::flushPendingFds() {
   std::vector<int>& fds = *pendingFds_;
-  while (!fds.empty()) {
+  while (!fds.empty() && !wbuf_.empty()) {
     const std::size_t batch = std::min<std::size_t>(fds.size(), kMaxFdsPerMessage);
     iovec iov[1];
-    char zero = '\0';
-    const bool own = wbuf_.empty();
-    if (own) {
-      iov[0] = iovec{&zero, 1};
-    } else {
-      wbuf_.fill(iov, 1);
-      iov[0].iov_len = 1;
-    }
+    wbuf_.fill(iov, 1);
+    iov[0].iov_len = 1;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
     msghdr msg{};
     msg.msg_iov = iov;
@@ -366,11 +365,11 @@ void StreamConnection::flushPendingFds() {
       closeNow(lostBecause(err));
       return;
     }
-    if (!own) wbuf_.consume(1);
+    wbuf_.consume(1);
     for (std::size_t i = 0; i < batch; ++i) ::close(fds[i]);
     fds.erase(fds.begin(), fds.begin() + static_cast<std::ptrdiff_t>(batch));
   }
-  pendingFds_.reset();
+  if (fds.empty()) pendingFds_.reset();
 }
 
 // ---- producers ----------------------------------------------------------------------------
