@@ -2,13 +2,19 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "torsion/core/reactor.hpp"
+#include "torsion/net/datagram.hpp"
 #include "torsion/net/errors.hpp"
 #include "torsion/net/factory.hpp"
 #include "torsion/net/network.hpp"
@@ -33,6 +39,7 @@ struct Record {
   bool writeLost = false;
   std::optional<Failure> reason;
   ITransport* transport = nullptr;  // valid while connected
+  std::vector<int> fds;             // descriptors received (the test closes them)
   std::function<void(Record&)> onMade;
   std::function<void(Record&, std::string_view)> onData;
   std::function<void(Record&)> onLost;
@@ -80,10 +87,78 @@ struct Collecting : ClientFactory {
   void clientConnectionLost(IConnector&, const Failure& r) override { lostReason = r; }
 };
 
-inline Reactor::Options quietOptions() {
+// A datagram protocol that records what happens to its port.
+struct Catcher : DatagramProtocol {
+  struct Datagram {
+    std::string data;
+    Address from;
+  };
+  std::vector<Datagram> got;
+  int started = 0;
+  int stopped = 0;
+  int refused = 0;
+  bool transportSetWhenStopped = false;
+  std::vector<Failure> failures;  // connectionFailed
+  std::function<void(std::string_view, const Address&)> onDatagram;
+  void startProtocol() override { ++started; }
+  void stopProtocol() override {
+    ++stopped;
+    transportSetWhenStopped = transport != nullptr;
+  }
+  void datagramReceived(std::string_view data, const Address& from) override {
+    got.push_back({std::string(data), from});
+    if (onDatagram) onDatagram(data, from);
+  }
+  void connectionRefused() override { ++refused; }
+  void connectionFailed(const Failure& reason) override { failures.push_back(reason); }
+  // True once a datagram with exactly `data` arrived.
+  bool has(std::string_view data) const {
+    for (const auto& d : got) {
+      if (d.data == data) return true;
+    }
+    return false;
+  }
+};
+
+inline Reactor::Options quietOptions(const char* poller = "") {
   Reactor::Options o;
+  o.poller = poller;
   o.installSignalHandlers = false;
   return o;
+}
+
+// Suites parameterised by the poller run once on each:
+//   INSTANTIATE_TEST_SUITE_P(Pollers, Suite, ::testing::ValuesIn(kPollers), pollerName);
+inline const char* const kPollers[] = {"epoll", "poll"};
+inline std::string pollerName(const ::testing::TestParamInfo<const char*>& info) {
+  return info.param;
+}
+
+// A fresh directory under /tmp (short, for Unix socket paths), removed with what it holds.
+class TempDir {
+ public:
+  TempDir() {
+    char templ[] = "/tmp/torsion-XXXXXX";
+    if (::mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A Linux abstract socket name no other test process uses ("@" form).
+inline std::string abstractName(const std::string& what) {
+  static int counter = 0;
+  return "@torsion-test-" + std::to_string(::getpid()) + "-" + what + "-" +
+         std::to_string(++counter);
 }
 
 }  // namespace torsion::test
