@@ -160,6 +160,26 @@ TEST_P(Udp, anExceptionInDatagramReceivedIsLoggedAndThePortGoesOn) {
   EXPECT_EQ(torsion::testing::flushLoggedErrors<std::runtime_error>().size(), 1u);
 }
 
+TEST_P(Udp, stoppingFromInsideDatagramReceivedEndsDelivery) {
+  auto pa = listen(a);
+  auto pb = listen(b);
+  a->onDatagram = [&](std::string_view, const Address&) { a->transport->stopListening(); };
+  for (int i = 0; i < 5; ++i) pb->write("one of five", pa->getHost());
+  ASSERT_TRUE(spinUntil(reactor, [&] { return !a->got.empty(); }));
+  for (int i = 0; i < 5; ++i) reactor.iterate(Seconds(0.01));
+  EXPECT_EQ(a->got.size(), 1u);
+  EXPECT_EQ(a->stopped, 1);
+  EXPECT_FALSE(pa->listening());
+}
+
+TEST_P(Udp, aDatagramTooLongToSendThrows) {
+  auto pa = listen(a);
+  auto pb = listen(b);
+  EXPECT_THROW(pa->write(std::string(70000, 'x'), pb->getHost()), Error);
+  EXPECT_TRUE(pa->listening());
+  EXPECT_EQ(pa->droppedWrites(), 0u);
+}
+
 TEST_P(Udp, listeningErrorsAreCannotListenError) {
   auto pa = listen(a);
   EXPECT_THROW(net.listenUDP(pa->getHost().port(), b, UDPListenOptions{.interface = "127.0.0.1"}),

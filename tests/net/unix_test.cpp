@@ -190,7 +190,8 @@ TEST_P(UnixStream, aLockThatIsNotASymlinkIsNotTouched) {
 TEST_P(UnixStream, checkPIDConnectsOnlyToALiveLockHolder) {
   port = net.listenUNIX(path, server, UNIXListenOptions{.wantPID = true});
   net.connectUNIX(path, client, UNIXConnectOptions{.checkPID = true});
-  ASSERT_TRUE(spinUntil(reactor, [&] { return !client->built.empty() && c().made; }));
+  ASSERT_TRUE(spinUntil(
+      reactor, [&] { return !client->built.empty() && c().made && server->built.size() == 1; }));
 
   // A server without a lock file: refused before connecting.
   const std::string unlocked = dir.file("unlocked");
@@ -298,6 +299,7 @@ TEST_P(UnixStream, aFullBacklogDelaysTheConnectionUntilThereIsRoom) {
   ASSERT_TRUE(spinUntil(reactor, [&] {
     for (int fd; (fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
       accepted.push_back(fd);
+    if (accepted.empty()) return false;
     char buf[16];
     const ssize_t n = ::read(accepted.back(), buf, sizeof buf);
     if (n > 0) got.append(buf, static_cast<std::size_t>(n));
@@ -478,6 +480,26 @@ TEST_P(UnixFdPassing, descriptorsQueuedBehindBufferedBytesKeepTheirPlace) {
   EXPECT_TRUE(r().received == big + "after");
   ASSERT_EQ(::write(r().fds[0], "ok", 2), 2);
   EXPECT_EQ(pipe.readAll(), "ok");
+}
+
+TEST_P(UnixFdPassing, closingWithDescriptorsNoByteCarriedLosesTheConnection) {
+  // Twisted's FileDescriptorOverrun: each descriptor needs a byte written after it.
+  Pipe pipe;
+  sender->sendFileDescriptor(pipe.w);
+  c().transport->loseConnection();
+  ASSERT_TRUE(spinUntil(reactor, [&] { return c().lost && r().lost; }));
+  EXPECT_TRUE(c().reason->check<ConnectionLost>());
+  EXPECT_NE(c().reason->getErrorMessage().find("sendFileDescriptor"), std::string::npos)
+      << c().reason->getErrorMessage();
+  EXPECT_TRUE(r().fds.empty());
+  EXPECT_EQ(r().received, "");
+  // The copy the transport held is closed: with ours gone too, the pipe reads end of file.
+  ::close(pipe.w);
+  pipe.w = -1;
+  ASSERT_TRUE(spinUntil(reactor, [&] {
+    char b;
+    return ::read(pipe.r, &b, 1) == 0;
+  }));
 }
 
 TEST_P(UnixFdPassing, aReceiverThatIsNotAnFdReceiverGetsOnlyTheBytes) {
