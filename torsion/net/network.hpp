@@ -11,7 +11,9 @@
 //     reactor.run();
 //
 // All calls happen on the reactor thread. Listening errors throw CannotListenError at once;
-// connection errors reach the ClientFactory (clientConnectionFailed). Ports and connectors stay
+// connection errors reach the ClientFactory (clientConnectionFailed). An attempt starts on the
+// next iteration: its outcome (connectionMade or clientConnectionFailed) never arrives from
+// inside the connect call itself. Ports and connectors stay
 // alive until stopped (the returned shared_ptr is a handle, not the owner). At reactor shutdown
 // (during "shutdown") every connection is lost with ConnectionLost and every port stops.
 #pragma once
