@@ -5,17 +5,22 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "net/net_helpers.hpp"
 #include "support/helpers.hpp"
+#include "torsion/core/thread_pool.hpp"
 #include "torsion/defer/errors.hpp"
 #include "torsion/net/errors.hpp"
 // clock.hpp before gtest.hpp: clock.hpp names detail::TimerQueue unqualified, which
@@ -809,6 +814,143 @@ TEST_F(HostnameTest, outlivesItsEndpoint) {
   ASSERT_EQ(reactor.tcpClients.size(), 2u);
   auto owned = succeed(reactor.tcpClients[1].factory, *reactor.tcpClients[1].connector, transport);
   EXPECT_NE(successResultOf(d), nullptr);
+}
+
+// ---- over a real reactor (loopback, a temporary Unix path)
+// -------------------------------------------
+
+// Runs the reactor until `d` fired (bounded by spinUntil's cap) and returns its result.
+template <class T>
+Result<T> waitFor(Reactor& reactor, Deferred<T> d) {
+  auto out = std::make_shared<std::optional<Result<T>>>();
+  d.addBoth([out](Result<T> r) { out->emplace(std::move(r)); });
+  if (!test::spinUntil(
+          reactor, [&] { return out->has_value(); }, 200)) {
+    ADD_FAILURE() << "the Deferred did not fire";
+    d.cancel();
+  }
+  return std::move(**out);
+}
+
+class RealEndpoints : public ::testing::Test {
+ protected:
+  // A server endpoint echoing back what it reads, and a client endpoint to reach it: the
+  // client writes "ping" and the test waits for "ping" to come back.
+  void roundTrip(
+      IStreamServerEndpoint& serverEndpoint,
+      const std::function<std::unique_ptr<IStreamClientEndpoint>(const Address&)>& clientFor) {
+    server->setup = [](test::Record& r) {
+      r.onData = [](test::Record& rec, std::string_view data) { rec.transport->write(data); };
+    };
+    Result<std::shared_ptr<IListeningPort>> listening =
+        waitFor(reactor, serverEndpoint.listen(server));
+    ASSERT_TRUE(listening.ok()) << listening.failure().describe();
+    port = listening.value();
+    auto clientEndpoint = clientFor(port->getHost());
+    Result<Protocol*> connected = waitFor(reactor, clientEndpoint->connect(client));
+    ASSERT_TRUE(connected.ok()) << connected.failure().describe();
+    ASSERT_EQ(client->built.size(), 1u);
+    test::Record& c = *client->built[0];
+    EXPECT_TRUE(c.made);
+    EXPECT_EQ(connected.value()->transport, c.transport);
+    connected.value()->transport->write("ping");
+    ASSERT_TRUE(test::spinUntil(reactor, [&] { return c.received == "ping"; }));
+    c.transport->loseConnection();
+    ASSERT_TRUE(test::spinUntil(reactor, [&] { return c.lost && server->built.at(0)->lost; }));
+  }
+
+  void TearDown() override {
+    if (port) waitFor(reactor, port->stopListening());
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+
+  std::string tempDir() {
+    char templ[] = "/tmp/torsion-endpoints-XXXXXX";
+    const char* made = ::mkdtemp(templ);
+    EXPECT_NE(made, nullptr);
+    dir = made ? made : "";
+    return dir;
+  }
+
+  Reactor reactor{test::quietOptions()};
+  IReactorNet& net = network(reactor);
+  std::shared_ptr<test::Collecting<>> server = std::make_shared<test::Collecting<>>();
+  std::shared_ptr<test::Collecting<>> client = std::make_shared<test::Collecting<>>();
+  std::shared_ptr<IListeningPort> port;
+  std::string dir;
+};
+
+TEST_F(RealEndpoints, tcp4EndpointsConnectOverLoopback) {
+  TCP4ServerEndpoint serverEndpoint(net, 0, 50, "127.0.0.1");
+  roundTrip(serverEndpoint, [this](const Address& a) {
+    return std::make_unique<TCP4ClientEndpoint>(net, "127.0.0.1", a.port(), Seconds(5));
+  });
+}
+
+TEST_F(RealEndpoints, tcp6EndpointsConnectOverLoopback) {
+  TCP6ServerEndpoint serverEndpoint(net, 0, 50, "::1");
+  roundTrip(serverEndpoint, [this](const Address& a) {
+    EXPECT_EQ(a.family(), Address::Family::ipv6);
+    return std::make_unique<TCP6ClientEndpoint>(net, "::1", a.port(), Seconds(5));
+  });
+}
+
+TEST_F(RealEndpoints, unixEndpointsConnectThroughATemporaryPath) {
+  const std::string path = tempDir() + "/s.sock";
+  UNIXServerEndpoint serverEndpoint(net, path);
+  roundTrip(serverEndpoint, [this, path](const Address& a) {
+    EXPECT_EQ(a.name(), path);
+    return std::make_unique<UNIXClientEndpoint>(net, path, Seconds(5));
+  });
+}
+
+TEST_F(RealEndpoints, adoptedEndpointServesASocketListeningElsewhere) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_storage ss{};
+  const socklen_t len = Address::ip("127.0.0.1", 0).toSockaddr(ss);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0);
+  ASSERT_EQ(::listen(fd, 5), 0);
+  AdoptedStreamServerEndpoint serverEndpoint(net, fd, AF_INET);
+  roundTrip(serverEndpoint, [this](const Address& a) {
+    EXPECT_EQ(a.host(), "127.0.0.1");
+    return std::make_unique<TCP4ClientEndpoint>(net, "127.0.0.1", a.port(), Seconds(5));
+  });
+}
+
+TEST_F(RealEndpoints, hostnameEndpointResolvesAndConnects) {
+  reactor.getThreadPool().start();  // the lookup runs there; run() would start it
+  TCP4ServerEndpoint serverEndpoint(net, 0, 50, "127.0.0.1");
+  roundTrip(serverEndpoint, [this](const Address& a) {
+    return std::make_unique<HostnameEndpoint>(net, "localhost", a.port(), Seconds(5));
+  });
+}
+
+TEST_F(RealEndpoints, endpointsFromStrings) {
+  auto serverEndpoint = serverFromString(net, "tcp:0:interface=127.0.0.1");
+  roundTrip(*serverEndpoint, [this](const Address& a) {
+    return clientFromString(net, "tcp:127.0.0.1:" + std::to_string(a.port()));
+  });
+}
+
+TEST_F(RealEndpoints, refusedConnectionFailsWithConnectionRefusedError) {
+  TCP4ServerEndpoint serverEndpoint(net, 0, 50, "127.0.0.1");
+  auto closed = waitFor(reactor, serverEndpoint.listen(server)).value();
+  const std::uint16_t number = closed->getHost().port();
+  waitFor(reactor, closed->stopListening());
+  TCP4ClientEndpoint endpoint(net, "127.0.0.1", number, Seconds(5));
+  Result<Protocol*> r = waitFor(reactor, endpoint.connect(client));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.failure().check<ConnectionRefusedError>()) << r.failure().describe();
+}
+
+TEST_F(RealEndpoints, listeningOnAPortInUseFailsWithCannotListenError) {
+  TCP4ServerEndpoint first(net, 0, 50, "127.0.0.1");
+  port = waitFor(reactor, first.listen(server)).value();
+  TCP4ServerEndpoint second(net, port->getHost().port(), 50, "127.0.0.1");
+  Result<std::shared_ptr<IListeningPort>> r = waitFor(reactor, second.listen(server));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.failure().check<CannotListenError>()) << r.failure().describe();
 }
 
 }  // namespace
