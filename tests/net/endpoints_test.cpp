@@ -440,14 +440,25 @@ TEST_F(EndpointsTest, cancellingAfterConnectingLeavesTheConnectionUp) {
   EXPECT_FALSE(transport.disconnecting());
 }
 
-TEST_F(EndpointsTest, aConnectionCompletingAfterCancelIsClosed) {
+TEST_F(EndpointsTest, aConnectionCompletingAfterCancelIsRefused) {
   TCP4ClientEndpoint endpoint(reactor, "192.0.2.1", 80);
   auto d = endpoint.connect(factory);
   auto& c = reactor.tcpClients[0];
   d.cancel();
   failureResultOf<CancelledError>(d);
   // A network that could not stop in time connects anyway: nobody wants that connection.
-  auto owned = succeed(c.factory, *c.connector, transport);
+  EXPECT_EQ(c.factory->buildProtocol(Address::ip("192.0.2.1", 80)), nullptr);
+  EXPECT_EQ(factory->built, 0);
+}
+
+TEST_F(EndpointsTest, aCancelBetweenBuildAndConnectionMadeClosesTheConnection) {
+  TCP4ClientEndpoint endpoint(reactor, "192.0.2.1", 80);
+  auto d = endpoint.connect(factory);
+  auto& c = reactor.tcpClients[0];
+  auto owned = c.factory->buildProtocol(Address::ip("192.0.2.1", 80));
+  d.cancel();
+  failureResultOf<CancelledError>(d);
+  owned->makeConnection(transport);
   EXPECT_TRUE(transport.disconnecting());
 }
 

@@ -59,6 +59,9 @@ class WrappingClientFactory final : public ClientFactory {
   void startedConnecting(IConnector& c) override { connector = c.weak_from_this(); }
 
   std::unique_ptr<Protocol> buildProtocol(const Address& addr) override {
+    // Cancelled while the connection completed: refuse it (the network closes the socket)
+    // without troubling the user's factory.
+    if (result.called()) return nullptr;
     std::unique_ptr<Protocol> p;
     try {
       p = wrapped_->buildProtocol(addr);
@@ -72,7 +75,7 @@ class WrappingClientFactory final : public ClientFactory {
       if (!d.called()) {
         d.callback(&inner);
       } else if (inner.transport != nullptr) {
-        // Cancelled while the connection completed: nobody wants it.
+        // Cancelled between buildProtocol and connectionMade: nobody wants the connection.
         inner.transport->loseConnection();
       }
     };
