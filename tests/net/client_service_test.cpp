@@ -13,8 +13,6 @@
 #include "torsion/defer/errors.hpp"
 #include "torsion/net/errors.hpp"
 #include "torsion/net/wrapping_protocol.hpp"
-// clock.hpp before gtest.hpp: clock.hpp names detail::TimerQueue unqualified, which
-// gtest.hpp's torsion::testing::detail would otherwise hide.
 #include "torsion/testing/clock.hpp"
 #include "torsion/testing/gtest.hpp"
 #include "torsion/testing/memory_reactor.hpp"
