@@ -189,18 +189,6 @@ TEST_F(Tcp, anExceptionInConnectionMadeDropsTheConnectionNotThePort) {
   EXPECT_EQ(torsion::testing::flushLoggedErrors<std::runtime_error>().size(), 1u);
 }
 
-// Answers after the peer's EOF, unless told to stay quiet (the client side here).
-struct HalfCloser : Recorder, IHalfCloseableProtocol {
-  void readConnectionLost() override {
-    const bool quiet = rec->readLost;
-    rec->readLost = true;
-    if (quiet) return;
-    transport->write("reply after your EOF");
-    transport->loseConnection();
-  }
-  void writeConnectionLost() override { rec->writeLost = true; }
-};
-
 TEST_F(Tcp, halfCloseLetsTheOtherSideAnswerAfterEndOfFile) {
   auto halfServer = std::make_shared<Collecting<HalfCloser>>();
   auto halfClient = std::make_shared<Collecting<HalfCloser>>();
@@ -487,6 +475,31 @@ TEST(TcpTeardown, destroyingTheReactorWithOpenConnectionsAndAttemptsFreesThem) {
   EXPECT_EQ(client.use_count(), 1);      // the connector and connection let go of the factory
   EXPECT_EQ(pending.use_count(), 1);
   EXPECT_EQ(server.use_count(), 1);
+}
+
+}  // namespace
+}  // namespace torsion::test
+
+namespace torsion::test {
+namespace {
+
+// An attempt that succeeded leaves no timer behind: its connect timeout would otherwise fire
+// later into a connector that is gone (its last owner let go once the connection ended).
+TEST(TcpTeardown, aSucceededAttemptLeavesNoTimeoutBehind) {
+  Reactor reactor{quietOptions()};
+  IReactorNet& net = network(reactor);
+  auto server = std::make_shared<Collecting<>>();
+  auto client = std::make_shared<Collecting<>>();
+  auto port = net.listenTCP(0, server, TCPListenOptions{.interface = "127.0.0.1"});
+  std::weak_ptr<IConnector> connector = net.connectTCP("127.0.0.1", port->getHost().port(), client);
+  ASSERT_TRUE(spinUntil(reactor, [&] { return !client->built.empty() && client->built[0]->made; }));
+  client->built[0]->transport->loseConnection();
+  ASSERT_TRUE(spinUntil(
+      reactor,
+      [&] {
+        return connector.expired() && server->built[0]->lost && reactor.getDelayedCalls().empty();
+      },
+      20));
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ StreamConnector::StreamConnector(NetworkImpl& net, Address::Family family, std::
       checkPID_(checkPID) {}
 
 StreamConnector::~StreamConnector() {
+  // Timed calls hold `this`.
+  if (timeoutCall_.active()) timeoutCall_.cancel();
+  if (startCall_.active()) startCall_.cancel();
   if (fd_ >= 0) {
     net_.reactor().removeWriter(this);
     ::close(fd_);
@@ -205,6 +208,8 @@ void StreamConnector::doWrite() {
 
 void StreamConnector::connected() {
   net_.reactor().removeWriter(this);
+  // The timeout's function holds `this`: it must not outlive the attempt.
+  if (timeoutCall_.active()) timeoutCall_.cancel();
   timeoutCall_ = DelayedCall();
   const int fd = fd_;
   fd_ = -1;

@@ -111,7 +111,7 @@ NetworkImpl::NetworkImpl(Reactor& reactor)
 
 NetworkImpl::~NetworkImpl() {
   // The reactor is going away: close everything without calling back into user code.
-  soonCall_ = DelayedCall();
+  if (soonCall_.active()) soonCall_.cancel();  // its function holds `this`
   for (auto& p : ports_) p->close();
   for (auto& p : datagramPorts_) p->close();
   while (connections_ != nullptr) {
