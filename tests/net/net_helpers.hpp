@@ -65,6 +65,19 @@ struct Recorder : Protocol {
   }
 };
 
+// Answers after the peer's EOF, unless told to stay quiet (mark a client
+// quiet by setting its Record's readLost first).
+struct HalfCloser : Recorder, IHalfCloseableProtocol {
+  void readConnectionLost() override {
+    const bool quiet = rec->readLost;
+    rec->readLost = true;
+    if (quiet) return;
+    transport->write("reply after your EOF");
+    transport->loseConnection();
+  }
+  void writeConnectionLost() override { rec->writeLost = true; }
+};
+
 // A factory handing out Recorders (or P), and keeping their Records.
 template <class P = Recorder>
 struct Collecting : ClientFactory {

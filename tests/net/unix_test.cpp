@@ -310,18 +310,6 @@ TEST_P(UnixStream, aFullBacklogDelaysTheConnectionUntilThereIsRoom) {
   ::close(listener);
 }
 
-// Answers after the peer's EOF, unless told to stay quiet (the client side here).
-struct HalfCloser : Recorder, IHalfCloseableProtocol {
-  void readConnectionLost() override {
-    const bool quiet = rec->readLost;
-    rec->readLost = true;
-    if (quiet) return;
-    transport->write("reply after your EOF");
-    transport->loseConnection();
-  }
-  void writeConnectionLost() override { rec->writeLost = true; }
-};
-
 TEST_P(UnixStream, halfCloseLetsTheOtherSideAnswerAfterEndOfFile) {
   auto halfServer = std::make_shared<Collecting<HalfCloser>>();
   auto halfClient = std::make_shared<Collecting<HalfCloser>>();
