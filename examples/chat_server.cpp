@@ -17,8 +17,10 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include "examples/chat.hpp"
+#include "examples/port_arg.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/log/log.hpp"
 #include "torsion/net/network.hpp"
@@ -28,11 +30,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [PORT]\n", argv[0]);
     return 2;
   }
-  long port = 8123;
+  std::optional<std::uint16_t> port = 8123;
   if (argc == 2) {
-    char* end = nullptr;
-    port = std::strtol(argv[1], &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) {
+    port = examples::parsePort(argv[1]);
+    if (!port) {
       std::fprintf(stderr, "chat_server: bad port '%s'\n", argv[1]);
       return 2;
     }
@@ -41,8 +42,7 @@ int main(int argc, char** argv) {
   torsion::Reactor reactor;
   auto& net = torsion::network(reactor);
   try {
-    auto listening = net.listenTCP(static_cast<std::uint16_t>(port),
-                                   std::make_shared<examples::chat::ChatFactory>());
+    auto listening = net.listenTCP(*port, std::make_shared<examples::chat::ChatFactory>());
     std::printf("Chat server on port %u\n", static_cast<unsigned>(listening->getHost().port()));
     std::fflush(stdout);
   } catch (const std::exception& e) {

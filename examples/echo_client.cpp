@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "examples/port_arg.hpp"
 #include "torsion/core/react.hpp"
 #include "torsion/net/network.hpp"
 
@@ -27,9 +28,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string host = argv[1];
-  char* end = nullptr;
-  const long port = std::strtol(argv[2], &end, 10);
-  if (*end != '\0' || port <= 0 || port > 65535) {
+  const auto port = examples::parsePort(argv[2]);
+  if (!port || *port == 0) {
     std::fprintf(stderr, "echo_client: bad port '%s'\n", argv[2]);
     return 2;
   }
@@ -49,9 +49,9 @@ int main(int argc, char** argv) {
           std::fputc('\n', stdout);
           std::fflush(stdout);
         });
-    torsion::network(reactor).connectTCP(host, static_cast<std::uint16_t>(port), factory);
+    torsion::network(reactor).connectTCP(host, *port, factory);
     return factory->done().addErrback([host, port](torsion::Failure f) {
-      std::fprintf(stderr, "echo_client: %s:%ld: %s\n", host.c_str(), port,
+      std::fprintf(stderr, "echo_client: %s:%u: %s\n", host.c_str(), static_cast<unsigned>(*port),
                    f.getErrorMessage().c_str());
       // The reason is printed; exit 1 without react() logging it again.
       throw torsion::SystemExit(1);

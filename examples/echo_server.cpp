@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "examples/port_arg.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/net/factory.hpp"
 #include "torsion/net/network.hpp"
@@ -30,15 +31,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT\n", argv[0]);
     return 2;
   }
-  char* end = nullptr;
-  const long port = std::strtol(argv[1], &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) {
+  const auto port = examples::parsePort(argv[1]);
+  if (!port) {
     std::fprintf(stderr, "echo_server: bad port '%s'\n", argv[1]);
     return 2;
   }
   torsion::Reactor reactor;
   auto& net = torsion::network(reactor);
-  net.listenTCP(static_cast<std::uint16_t>(port), torsion::Factory::forProtocol<Echo>(),
+  net.listenTCP(*port, torsion::Factory::forProtocol<Echo>(),
                 {.backlog = 4096, .interface = "127.0.0.1"});
   reactor.run();
   return 0;

@@ -14,8 +14,10 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 
 #include "examples/logtail.hpp"
+#include "examples/port_arg.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/log/log.hpp"
 #include "torsion/net/network.hpp"
@@ -25,11 +27,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s FILE [PORT]\n", argv[0]);
     return 2;
   }
-  long port = 8888;
+  std::optional<std::uint16_t> port = 8888;
   if (argc == 3) {
-    char* end = nullptr;
-    port = std::strtol(argv[2], &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) {
+    port = examples::parsePort(argv[2]);
+    if (!port) {
       std::fprintf(stderr, "logtail_server: bad port '%s'\n", argv[2]);
       return 2;
     }
@@ -38,9 +39,9 @@ int main(int argc, char** argv) {
   torsion::Reactor reactor;
   auto& net = torsion::network(reactor);
   try {
-    auto listening = net.listenTCP(static_cast<std::uint16_t>(port),
-                                   std::make_shared<examples::logtail::LogTailFactory>(
-                                       reactor, argv[1], examples::logtail::LogTailOptions{}));
+    auto listening =
+        net.listenTCP(*port, std::make_shared<examples::logtail::LogTailFactory>(
+                                 reactor, argv[1], examples::logtail::LogTailOptions{}));
     std::printf("Following %s on port %u\n", argv[1],
                 static_cast<unsigned>(listening->getHost().port()));
     std::fflush(stdout);
