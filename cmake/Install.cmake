@@ -21,14 +21,6 @@ endforeach()
 
 install(EXPORT torsionTargets NAMESPACE torsion:: DESTINATION ${TORSION_INSTALL_CMAKEDIR})
 
-# nlohmann_json is a PRIVATE dependency: a shared libtorsion hides it completely, but a static
-# one carries it in its link interface ($<LINK_ONLY:...>), so the package must find it then.
-get_target_property(_torsion_type torsion TYPE)
-if(_torsion_type STREQUAL "STATIC_LIBRARY")
-  set(TORSION_STATIC ON)
-else()
-  set(TORSION_STATIC OFF)
-endif()
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/torsionConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/torsionConfig.cmake
                               INSTALL_DESTINATION ${TORSION_INSTALL_CMAKEDIR})
@@ -49,11 +41,6 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
   set(TORSION_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
 else()
   set(TORSION_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
-endif()
-if(TORSION_STATIC)
-  set(TORSION_PC_REQUIRES_PRIVATE "nlohmann_json >= 3.11")
-else()
-  set(TORSION_PC_REQUIRES_PRIVATE "")
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/torsion.pc.in ${PROJECT_BINARY_DIR}/torsion.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/torsion.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -9,9 +9,8 @@
 //   ...
 //   co_await service.stopService();                   // closes it and waits until it is gone
 //
-// It will derive from the Service base class of torsion/app once that exists (startService
-// and stopService are then its overrides); until then it is a class of its own with the same
-// methods and no parent.
+// It is a Service: put it in an application's tree (setServiceParent) and it connects when
+// the application starts and disconnects, waited for, when it stops.
 //
 // The states are Twisted's (_ClientMachine): not started, connecting, waiting (for the retry
 // delay), connected, disconnecting (stop asked while connected or connecting), restarting
@@ -21,13 +20,14 @@
 #include <functional>
 #include <memory>
 
+#include "torsion/app/service.hpp"
 #include "torsion/core/time.hpp"
 #include "torsion/defer/deferred.hpp"
 #include "torsion/net/endpoints.hpp"
 #include "torsion/net/factory.hpp"
 #include "torsion/net/protocol.hpp"
 
-namespace torsion {
+namespace torsion::app {
 
 // How long to wait before the next attempt, given how many attempts in a row have failed
 // (1 after the first failure; a lost connection counts as one failure).
@@ -38,7 +38,7 @@ using RetryPolicy = std::function<Seconds(int failedAttempts)>;
 RetryPolicy backoffPolicy(double initialDelay = 1.0, double maxDelay = 60.0, double factor = 1.5,
                           std::function<double()> jitter = {});
 
-class ClientService {
+class ClientService : public Service {
  public:
   // `endpoint` is where to connect; `factory` builds each connection's protocol; `clock`
   // schedules retries (the reactor, or a testing::Clock) and must outlive the service. An
@@ -48,19 +48,19 @@ class ClientService {
   // Stops at once: cancels a pending retry or an attempt in progress, loses the connection
   // (loseConnection) without waiting for it, and fails whenConnected() waiters with
   // CancelledError. Prefer stopService() and waiting for it.
-  ~ClientService();
+  ~ClientService() override;
 
   ClientService(const ClientService&) = delete;
   ClientService& operator=(const ClientService&) = delete;
 
   // Starts connecting (and keeps a connection up from now on). A second call while running
   // logs a warning and does nothing.
-  void startService();
+  void startService() override;
 
   // Stops reconnecting and closes the connection. The Deferred fires (never fails) once the
   // connection is lost, the attempt in progress is cancelled or the pending retry dropped;
   // whenConnected() waiters then fail with CancelledError. Cancelling it only stops waiting.
-  Deferred<void> stopService();
+  Deferred<void> stopService() override;
 
   // The protocol of the current connection (at once), or of the next one. The pointer is
   // valid until that protocol's connectionLost() returns. Fails with CancelledError when the
@@ -69,13 +69,9 @@ class ClientService {
   // while waiting (1: the first failure). Cancelling it only stops waiting.
   Deferred<Protocol*> whenConnected(int failAfterFailures = 0);
 
-  // Between startService() and stopService().
-  bool running() const noexcept { return running_; }
-
  private:
   class Machine;
   std::shared_ptr<Machine> machine_;
-  bool running_ = false;
 };
 
-}  // namespace torsion
+}  // namespace torsion::app

@@ -1,4 +1,4 @@
-#include "torsion/net/client_service.hpp"
+#include "torsion/app/client_service.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "torsion/log/logger.hpp"
 #include "torsion/net/wrapping_protocol.hpp"
 
-namespace torsion {
+namespace torsion::app {
 
 namespace {
 
@@ -312,16 +312,16 @@ ClientService::ClientService(std::shared_ptr<IStreamClientEndpoint> endpoint,
 ClientService::~ClientService() { machine_->abandon(); }
 
 void ClientService::startService() {
-  if (running_) {
+  if (running()) {
     logger().warn("Duplicate ClientService.startService");
     return;
   }
-  running_ = true;
+  Service::startService();
   machine_->start();
 }
 
 Deferred<void> ClientService::stopService() {
-  running_ = false;
+  Service::stopService();
   return machine_->stop();
 }
 
@@ -329,4 +329,4 @@ Deferred<Protocol*> ClientService::whenConnected(int failAfterFailures) {
   return machine_->whenConnected(failAfterFailures);
 }
 
-}  // namespace torsion
+}  // namespace torsion::app

@@ -1,6 +1,6 @@
 // ClientService with a scripted endpoint (the test decides how each attempt ends) on a
 // testing::Clock, and once over TCP4ClientEndpoint and MemoryReactor.
-#include "torsion/net/client_service.hpp"
+#include "torsion/app/client_service.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 #include "torsion/testing/memory_reactor.hpp"
 #include "torsion/testing/string_transport.hpp"
 
-namespace torsion {
+namespace torsion::app {
 namespace {
 
 using testing::assertNoResult;
@@ -377,4 +377,4 @@ TEST(ClientServiceOverEndpoint, keepsAConnectionUpThroughTCP4ClientEndpoint) {
 }
 
 }  // namespace
-}  // namespace torsion
+}  // namespace torsion::app
