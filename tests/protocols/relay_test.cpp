@@ -255,7 +255,8 @@ TEST(Relay, aPeerThatStopsReadingHoldsTheRelayToBoundedMemory) {
 
   std::size_t most = 0;
   for (int i = 0; i < 2000; ++i) {
-    const bool moved = writerSide.pump() | readerSide.pump();
+    const bool writerMoved = writerSide.pump();
+    const bool moved = readerSide.pump() || writerMoved;
     most = std::max(most, readerSide.serverTransport().bufferedBytes());
     if (!moved) break;
   }
@@ -269,7 +270,8 @@ TEST(Relay, aPeerThatStopsReadingHoldsTheRelayToBoundedMemory) {
   // Once the reader reads again, everything arrives, in order.
   readerSide.clientTransport().resumeProducing();
   for (int i = 0; i < 100000; ++i) {
-    const bool moved = writerSide.pump() | readerSide.pump();
+    const bool writerMoved = writerSide.pump();
+    const bool moved = readerSide.pump() || writerMoved;
     if (!moved) break;
   }
   EXPECT_EQ(writer.sent(), 8u * 1024 * 1024);
