@@ -147,6 +147,11 @@ void Reactor::reallyStartRunning() {
   if (!options_.installSignalHandlers) return;
   if (!signals_) {
     signals_ = std::make_unique<detail::SignalHandling>([this](int signo) {
+      if (stopped_ && options_.exitOnSecondSignal) {
+        reactorLog().warn("Received {signal} again, exiting at once.",
+                          {{"signal", signalName(signo)}});
+        std::_Exit(128 + signo);
+      }
       reactorLog().info("Received {signal}, shutting down.", {{"signal", signalName(signo)}});
       if (!stopped_) stop();
     });

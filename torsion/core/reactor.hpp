@@ -92,6 +92,9 @@ class Reactor final : public IReactorTime {
     // "Received SIGxxx, shutting down." and stop() gracefully. Only one running reactor of a
     // process handles signals; the previous handlers are restored when run() returns.
     bool installSignalHandlers = true;
+    // A second SIGINT/SIGTERM while shutting down ends the process at once (std::_Exit with
+    // 128 + the signal number), as a daemon's operator expects when a graceful stop hangs.
+    bool exitOnSecondSignal = false;
   };
 
   Reactor();

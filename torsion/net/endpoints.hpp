@@ -95,6 +95,8 @@ class TCP4ServerEndpoint : public IStreamServerEndpoint {
   TCP4ServerEndpoint(IReactorNet& net, std::uint16_t port, int backlog = 50,
                      std::string interface = "");
   Deferred<std::shared_ptr<IListeningPort>> listen(std::shared_ptr<Factory> factory) override;
+  // SO_REUSEPORT: several processes (torsiond --workers) listen on the same port.
+  void setReusePort(bool reuse) noexcept { options_.reusePort = reuse; }
 
  protected:
   IReactorNet& net_;

@@ -1,0 +1,14 @@
+// The plugins that ship with torsion, one file each (*_plugin.cpp); addBuiltinPlugins()
+// (plugin.hpp) adds them all to a registry.
+#pragma once
+
+#include <memory>
+
+#include "torsion/app/plugin.hpp"
+
+namespace torsion::app {
+
+// wire: the small inetd services (echo, discard, chargen, daytime, qotd, time, who).
+std::unique_ptr<ServiceMaker> makeWirePlugin();
+
+}  // namespace torsion::app
