@@ -10,5 +10,9 @@ namespace torsion::app {
 
 // wire: the small inetd services (echo, discard, chargen, daytime, qotd, time, who).
 std::unique_ptr<ServiceMaker> makeWirePlugin();
+// portforward: a TCP relay.
+std::unique_ptr<ServiceMaker> makePortForwardPlugin();
+// socks: a SOCKSv4/4a/5 proxy.
+std::unique_ptr<ServiceMaker> makeSocksPlugin();
 
 }  // namespace torsion::app

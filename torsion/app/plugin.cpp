@@ -145,6 +145,10 @@ void PluginRegistry::loadSearchPath(std::string_view searchPath) {
   }
 }
 
-void addBuiltinPlugins(PluginRegistry& registry) { registry.add(makeWirePlugin()); }
+void addBuiltinPlugins(PluginRegistry& registry) {
+  registry.add(makePortForwardPlugin());
+  registry.add(makeSocksPlugin());
+  registry.add(makeWirePlugin());
+}
 
 }  // namespace torsion::app

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +14,9 @@
 #include <functional>
 #include <iostream>
 
+#include "torsion/app/logfile.hpp"
 #include "torsion/app/persist.hpp"
+#include "torsion/app/pidfile.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/log/filter.hpp"
 #include "torsion/log/json_observer.hpp"
@@ -51,20 +54,83 @@ std::string describeCurrentException() {
   }
 }
 
-// Sends every log event at or above the level to stdout (text or JSON lines).
-ObserverToken startStdoutLogging(const RunnerOptions& o, std::shared_ptr<LogLevelFilter> filter) {
-  LogObserver sink = o.logFormat == "json" ? jsonFileObserver(stdout) : textFileObserver(stdout);
-  return globalLogPublisher().addObserver(
+// Where the log goes: stdout, a rotating LogFile (reopened on SIGUSR1), or syslog.
+struct Logging {
+  std::shared_ptr<LogFile> file;
+  ObserverToken token;
+
+  ~Logging() {
+    if (token) {
+      globalLogPublisher().removeObserver(token);
+    }
+  }
+};
+
+void startLogging(const RunnerOptions& o, Logging& logging) {
+  auto filter = std::make_shared<LogLevelFilter>(o.logLevel);
+  LogObserver sink;
+  std::string target = o.logfile.value_or(o.nodaemon ? "-" : "torsiond.log");
+  bool json = o.logFormat == "json";
+  if (target == "-") {
+    sink = json ? jsonFileObserver(stdout) : textFileObserver(stdout);
+  } else {
+    LogFile::Options options;
+    options.rotateLength = o.logRotateLength;
+    logging.file = std::make_shared<LogFile>(target, options);
+    sink = logFileObserver(logging.file, json ? LogFileFormat::json : LogFileFormat::text);
+  }
+  logging.token = globalLogPublisher().addObserver(
       [filter, sink = std::move(sink)](const LogEvent& event) {
         if (filter->passes(event)) {
           sink(event);
         }
       },
-      "torsiond stdout");
+      "torsiond log");
 }
 
+// SIGUSR1 reopens the log file (after logrotate moved it), through a signalfd the reactor
+// watches. The signal is blocked before the reactor starts any thread, so every thread
+// inherits the mask and the signal is only ever read here.
+class ReopenOnSigusr1 final : public IReadDescriptor {
+ public:
+  ReopenOnSigusr1(Reactor& reactor, std::shared_ptr<LogFile> file)
+      : reactor_(reactor), file_(std::move(file)) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd_ >= 0) {
+      reactor_.addReader(this);
+    }
+  }
+  ~ReopenOnSigusr1() override {
+    if (fd_ >= 0) {
+      reactor_.removeReader(this);
+      ::close(fd_);
+    }
+  }
+  int fileno() const override { return fd_; }
+  void doRead() override {
+    signalfd_siginfo info;
+    while (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    }
+    if (file_) {
+      file_->reopen();
+      log().info("Received SIGUSR1, reopened the log file {file}",
+                 {{"file", file_->path().string()}});
+    }
+  }
+
+ private:
+  Reactor& reactor_;
+  std::shared_ptr<LogFile> file_;
+  int fd_ = -1;
+};
+
 // One process's application: build, restore, start, run, stop, save.
-int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report) {
+int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report,
+                  const std::shared_ptr<LogFile>& logFile) {
   Reactor::Options reactorOptions;
   reactorOptions.poller = o.reactor;
   reactorOptions.exitOnSecondSignal = true;
@@ -111,6 +177,10 @@ int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report) 
       }
     });
   }
+  std::optional<ReopenOnSigusr1> reopen;
+  if (logFile) {
+    reopen.emplace(*reactor, logFile);
+  }
   log().info("torsiond {plugin} starting up (reactor: {reactor}, pid {pid})",
              {{"plugin", o.plugin->name()},
               {"reactor", reactor->pollerName()},
@@ -124,7 +194,8 @@ int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report) 
 // --workers N: N processes, each with its own reactor and its own copy of the tree, sharing
 // the listening ports through SO_REUSEPORT. This process only supervises: it reports
 // "started" once every worker has, forwards SIGTERM/SIGINT to them and exits when all have.
-int runWorkers(const RunnerOptions& o, StartupReport report) {
+int runWorkers(const RunnerOptions& o, StartupReport report,
+               const std::shared_ptr<LogFile>& logFile) {
   // Block the stop signals before forking so none is lost between fork and sigwait; workers
   // unblock them (their reactor handles them).
   sigset_t stopSignals;
@@ -132,6 +203,7 @@ int runWorkers(const RunnerOptions& o, StartupReport report) {
   sigaddset(&stopSignals, SIGTERM);
   sigaddset(&stopSignals, SIGINT);
   sigaddset(&stopSignals, SIGCHLD);
+  sigaddset(&stopSignals, SIGUSR1);
   sigset_t previous;
   ::pthread_sigmask(SIG_BLOCK, &stopSignals, &previous);
 
@@ -162,7 +234,7 @@ int runWorkers(const RunnerOptions& o, StartupReport report) {
         ::close(statusFd);
         return status;
       };
-      std::_Exit(runOneProcess(o, true, child));
+      std::_Exit(runOneProcess(o, true, child, logFile));
     }
     ::close(fds[1]);
     workers.push_back(pid);
@@ -236,6 +308,10 @@ int runWorkers(const RunnerOptions& o, StartupReport report) {
       }
       continue;
     }
+    if (signo == SIGUSR1) {
+      stopAll(SIGUSR1);  // each worker reopens its log file
+      continue;
+    }
     if (stopping) {
       log().warn("Received a second stop signal, killing the workers.");
       stopAll(SIGKILL);
@@ -258,19 +334,36 @@ int runApplication(const RunnerOptions& o) {
     std::cerr << "torsiond: error: no plugin given\n";
     return 2;
   }
+  StartupReport report;
   if (::chdir(o.rundir.c_str()) != 0) {
-    std::cerr << "torsiond: cannot change to --rundir " << o.rundir << ": " << std::strerror(errno)
-              << "\n";
-    return 1;
+    return report.failed("cannot change to --rundir " + o.rundir + ": " + std::strerror(errno), 1);
+  }
+  if (!o.pidfile.empty()) {
+    try {
+      checkPidFile(o.pidfile);
+    } catch (const std::exception& e) {
+      return report.failed(e.what(), 1);
+    }
   }
   if (o.umask) {
     ::umask(*o.umask);
   }
-  auto filter = std::make_shared<LogLevelFilter>(o.logLevel);
-  ObserverToken logging = startStdoutLogging(o, filter);
-  StartupReport report;
-  int status = o.workers > 1 ? runWorkers(o, report) : runOneProcess(o, false, report);
-  globalLogPublisher().removeObserver(logging);
+  Logging logging;
+  try {
+    startLogging(o, logging);
+  } catch (const std::exception& e) {
+    return report.failed(std::string("cannot open the log: ") + e.what(), 1);
+  }
+  PidFile pidfile;
+  if (!o.pidfile.empty()) {
+    try {
+      pidfile = PidFile::acquire(o.pidfile);
+    } catch (const std::exception& e) {
+      return report.failed(e.what(), 1);
+    }
+  }
+  int status = o.workers > 1 ? runWorkers(o, report, logging.file)
+                             : runOneProcess(o, false, report, logging.file);
   std::fflush(stdout);
   return status;
 }
