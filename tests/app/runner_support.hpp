@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace torsion::test {
 
@@ -164,22 +165,36 @@ class Child {
   bool exited() const { return pid_ <= 0; }
 
   // The child's exit status (128 + signal if a signal killed it); waits at most `limit`, then
-  // kills it and returns -1. Waiting is a poll on a pidfd, so it needs no sleep.
+  // kills it and returns -1.
   int wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    if (pid_ <= 0) return -1;
+    const pid_t pid = std::exchange(pid_, 0);
+    return pid > 0 ? waitForExit(pid, limit) : -1;
+  }
+
+  // True while the child has not exited (it is not reaped).
+  bool running() const {
+    siginfo_t info{};
+    return pid_ > 0 &&
+           ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+  }
+
+  // Waits for a child of this process (made by fork, or an orphan adopted as its subreaper)
+  // to exit, at most `limit`, then kills it: the exit status (128 + signal), or -1 if it had
+  // to be killed. Waiting is a poll on a pidfd, so it needs no sleep.
+  static int waitForExit(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
     bool killed = false;
     // glibc 2.36's <sys/pidfd.h> lacks extern "C", hence the raw system call.
-    if (const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)); pidfd >= 0) {
+    if (const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); pidfd >= 0) {
       killed = !waitReadable(pidfd, limit);
       ::close(pidfd);
-      if (killed) ::kill(pid_, SIGKILL);
+      if (killed) ::kill(pid, SIGKILL);
     }
     int status = 0;
     pid_t got;
     do {
-      got = ::waitpid(pid_, &status, 0);
+      got = ::waitpid(pid, &status, 0);
     } while (got < 0 && errno == EINTR);
-    pid_ = 0;
     if (got < 0 || killed) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }

@@ -16,10 +16,10 @@
 namespace torsion::app {
 namespace {
 
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+std::string inQuotes(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path, int error) {
-  throw LogFileError(what + " " + quoted(path) + ": " + std::strerror(error), path, error);
+  throw LogFileError(what + " " + inQuotes(path) + ": " + std::strerror(error), path, error);
 }
 
 // The n of "<name>.<n>", for a positive n written without leading zeros; 0 otherwise.

@@ -22,7 +22,7 @@ const Logger& log() {
   return logger;
 }
 
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+std::string inQuotes(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 std::string errnoText(int error) { return std::strerror(error); }
 
@@ -56,7 +56,7 @@ std::optional<Found> readFound(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    throw PidFileError(path, "Couldn't read pid file " + quoted(path) + ": " + errnoText(errno));
+    throw PidFileError(path, "Couldn't read pid file " + inQuotes(path) + ": " + errnoText(errno));
   }
   char buffer[64];
   std::size_t length = 0;
@@ -72,13 +72,13 @@ std::optional<Found> readFound(const std::filesystem::path& path) {
   }
   ::close(fd);
   if (error != 0) {
-    throw PidFileError(path, "Couldn't read pid file " + quoted(path) + ": " + errnoText(error));
+    throw PidFileError(path, "Couldn't read pid file " + inQuotes(path) + ": " + errnoText(error));
   }
   const std::optional<pid_t> pid =
       length < sizeof buffer ? parsePid(std::string_view(buffer, length)) : std::nullopt;
   if (!pid) {
     throw PidFileError(path,
-                       "Pid file " + quoted(path) +
+                       "Pid file " + inQuotes(path) +
                            " contains a non-numeric value; remove it if no server runs there");
   }
   return Found{*pid, info.st_dev, info.st_ino};
@@ -126,8 +126,8 @@ void removeStale(const std::filesystem::path& path, const Found& found, pid_t se
   const std::filesystem::path aside = sibling(path, "stale", self);
   if (::rename(path.c_str(), aside.c_str()) != 0) {
     if (errno == ENOENT) return;  // someone else removed it: look again
-    throw PidFileError(path,
-                       "Couldn't remove stale pid file " + quoted(path) + ": " + errnoText(errno));
+    throw PidFileError(
+        path, "Couldn't remove stale pid file " + inQuotes(path) + ": " + errnoText(errno));
   }
   struct stat info {};
   const bool same = ::lstat(aside.c_str(), &info) == 0 && info.st_dev == found.device &&
@@ -145,7 +145,7 @@ void removeStale(const std::filesystem::path& path, const Found& found, pid_t se
 
 AlreadyRunning::AlreadyRunning(std::filesystem::path path, pid_t pid)
     : PidFileError(path, "Another server is running, PID " + std::to_string(pid) + " (pid file " +
-                             quoted(path) +
+                             inQuotes(path) +
                              "): run this one in another directory or give it another --pidfile"),
       pid_(pid) {}
 
@@ -166,7 +166,7 @@ PidFile PidFile::acquire(std::filesystem::path path) {
   const std::filesystem::path temporary = sibling(path, "new", self);
   ::unlink(temporary.c_str());  // a leftover of an earlier process that had our pid
   if (const int error = writeNewFile(temporary, self); error != 0) {
-    throw PidFileError(path, "Couldn't write pid file " + quoted(path) + ": " + errnoText(error));
+    throw PidFileError(path, "Couldn't write pid file " + inQuotes(path) + ": " + errnoText(error));
   }
   struct RemoveTemporary {
     const std::filesystem::path& file;
@@ -185,7 +185,8 @@ PidFile PidFile::acquire(std::filesystem::path path) {
       if (error == 0) return PidFile(std::move(path), self);
     }
     if (error != EEXIST) {
-      throw PidFileError(path, "Couldn't write pid file " + quoted(path) + ": " + errnoText(error));
+      throw PidFileError(path,
+                         "Couldn't write pid file " + inQuotes(path) + ": " + errnoText(error));
     }
     const std::optional<Found> found = readFound(path);
     if (!found) continue;  // removed in the meantime
@@ -193,7 +194,7 @@ PidFile PidFile::acquire(std::filesystem::path path) {
     removeStale(path, *found, self);
   }
   throw PidFileError(
-      path, "Couldn't write pid file " + quoted(path) + ": other processes keep replacing it");
+      path, "Couldn't write pid file " + inQuotes(path) + ": other processes keep replacing it");
 }
 
 PidFile::PidFile(PidFile&& other) noexcept
