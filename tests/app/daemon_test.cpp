@@ -60,6 +60,7 @@ class Daemonize : public ::testing::Test {
       facts_.closeRead();
       go_.closeWrite();
       prelude();
+      launcherPid_ = ::getpid();
       DaemonChild status = daemonize();
       tell("pid " + std::to_string(::getpid()));
       return body(status);
@@ -104,7 +105,7 @@ class Daemonize : public ::testing::Test {
   Pipe out_, err_, facts_, go_;
   std::optional<Child> launcher_;
   pid_t daemon_ = 0;
-  const pid_t test_ = ::getpid();
+  pid_t launcherPid_ = 0;  // set in the launcher, so known to the daemon
 };
 
 TEST_F(Daemonize, launcherExitsZeroOnlyOnceTheDaemonReportsStarted) {
@@ -118,7 +119,7 @@ TEST_F(Daemonize, launcherExitsZeroOnlyOnceTheDaemonReportsStarted) {
         tell(std::string(status.connected() ? "connected" : "unconnected") +
              (::getsid(0) != ::getpid() ? " not-session-leader" : " session-leader") +
              (::getpgid(0) == ::getsid(0) ? " in-its-session's-group" : " elsewhere") +
-             (::getppid() == test_ ? " orphaned" : " has-a-parent") +
+             (::getppid() != launcherPid_ ? " not-the-launcher's-child" : " the-launcher's-child") +
              (isDevNull(0) && isDevNull(1) && isDevNull(2) ? " stdio-null" : " stdio-open") +
              (::getcwd(here, sizeof here) != nullptr && std::string(here) == cwd ? " same-cwd"
                                                                                  : " moved") +
@@ -132,9 +133,11 @@ TEST_F(Daemonize, launcherExitsZeroOnlyOnceTheDaemonReportsStarted) {
         ::umask(022);
         std::printf("buffered before daemonize");  // no newline, no flush
       });
-  EXPECT_EQ(hear(),
-            "connected not-session-leader in-its-session's-group orphaned stdio-null same-cwd "
-            "umask=18");
+  EXPECT_EQ(
+      hear(),
+      "connected not-session-leader in-its-session's-group not-the-launcher's-child stdio-null "
+      "same-cwd "
+      "umask=18");
   EXPECT_TRUE(launcher_->running()) << "the launcher waits for the report";
   cue();
   EXPECT_EQ(launcherStatus(), 0);
@@ -226,6 +229,8 @@ TEST_F(Daemonize, aReportReachesTheLauncherWhileAForkedWorkerKeepsThePipeOpen) {
   const std::string worker = hear();
   ASSERT_EQ(worker.rfind("worker ", 0), 0u) << worker;
   EXPECT_EQ(launcherStatus(), 0) << "the launcher needs no end of file after a report";
+  // Once the daemon is gone, this process (the subreaper) adopts the worker and can reap it.
+  EXPECT_EQ(Child::waitForExit(std::exchange(daemon_, 0)), 0);
   cue();
   EXPECT_EQ(Child::waitForExit(std::stoi(worker.substr(7))), 0);
 }
