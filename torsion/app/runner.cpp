@@ -14,9 +14,11 @@
 #include <functional>
 #include <iostream>
 
+#include "torsion/app/daemon.hpp"
 #include "torsion/app/logfile.hpp"
 #include "torsion/app/persist.hpp"
 #include "torsion/app/pidfile.hpp"
+#include "torsion/app/syslog_observer.hpp"
 #include "torsion/core/reactor.hpp"
 #include "torsion/log/filter.hpp"
 #include "torsion/log/json_observer.hpp"
@@ -36,6 +38,8 @@ const Logger& log() {
 // How a process tells whoever launched it whether the application started.
 struct StartupReport {
   std::function<void()> started = [] {};
+  // In a forked worker: let go of the launcher's status pipe without reporting.
+  std::function<void()> abandon = [] {};
   // Prints or forwards `message` and returns the status to exit with.
   std::function<int(const std::string& message, int status)> failed = [](const std::string& message,
                                                                          int status) {
@@ -71,7 +75,9 @@ void startLogging(const RunnerOptions& o, Logging& logging) {
   LogObserver sink;
   std::string target = o.logfile.value_or(o.nodaemon ? "-" : "torsiond.log");
   bool json = o.logFormat == "json";
-  if (target == "-") {
+  if (o.syslog) {
+    sink = syslogObserver(o.syslogPrefix);
+  } else if (target == "-") {
     sink = json ? jsonFileObserver(stdout) : textFileObserver(stdout);
   } else {
     LogFile::Options options;
@@ -163,7 +169,12 @@ int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report,
     }
   }
   try {
-    application->start(*reactor);
+    application->start(*reactor, [&] {
+      if (!o.uid.empty() || !o.gid.empty()) {
+        switchUidGid(o.uid.empty() ? std::nullopt : std::optional<std::string>(o.uid),
+                     o.gid.empty() ? std::nullopt : std::optional<std::string>(o.gid));
+      }
+    });
   } catch (...) {
     return report.failed(describeCurrentException(), 1);
   }
@@ -221,6 +232,7 @@ int runWorkers(const RunnerOptions& o, StartupReport report,
     }
     if (pid == 0) {
       ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      report.abandon();
       ::close(fds[0]);
       int statusFd = fds[1];
       StartupReport child;
@@ -334,21 +346,37 @@ int runApplication(const RunnerOptions& o) {
     std::cerr << "torsiond: error: no plugin given\n";
     return 2;
   }
-  StartupReport report;
-  if (::chdir(o.rundir.c_str()) != 0) {
-    return report.failed("cannot change to --rundir " + o.rundir + ": " + std::strerror(errno), 1);
-  }
-  if (!o.pidfile.empty()) {
-    try {
-      checkPidFile(o.pidfile);
-    } catch (const std::exception& e) {
-      return report.failed(e.what(), 1);
-    }
-  }
-  if (o.umask) {
-    ::umask(*o.umask);
-  }
+  // Until daemonised, errors go to the terminal; after, through the status pipe, which the
+  // launching command prints. Either way they are logged once logging has started.
+  DaemonChild daemon;
   Logging logging;
+  StartupReport report;
+  report.started = [&daemon] { daemon.reportStarted(); };
+  report.abandon = [&daemon] { daemon.abandon(); };
+  report.failed = [&daemon, &logging](const std::string& message, int status) {
+    if (logging.token) {
+      log().critical("{message}", {{"message", message}});
+    }
+    if (daemon.connected()) {
+      daemon.reportFailed(message, status);
+    } else {
+      std::cerr << "torsiond: " << message << "\n";
+    }
+    return status;
+  };
+  try {
+    changeDirectory(o.rundir);
+    if (!o.pidfile.empty()) {
+      checkPidFile(o.pidfile);  // refused at the terminal, before daemonising
+    }
+    if (!o.nodaemon) {
+      // No thread exists yet: the reactor (and its thread pool) is made after this.
+      daemon = daemonize();
+    }
+    applyUmask(o.umask, !o.nodaemon);
+  } catch (const std::exception& e) {
+    return report.failed(e.what(), 1);
+  }
   try {
     startLogging(o, logging);
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 
+#include "torsion/app/daemon.hpp"
 #include "torsion/app/runner.hpp"
 
 #ifndef TORSION_VERSION
@@ -23,13 +24,6 @@ std::string oneLine(std::string message) {
     message.pop_back();
   }
   return message;
-}
-
-mode_t parseUmask(const std::string& text) {
-  if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos) {
-    throw UsageError("--umask: '" + text + "' is not an octal mode such as 022");
-  }
-  return static_cast<mode_t>(std::stoul(text, nullptr, 8));
 }
 
 const char* kReactors[][2] = {
@@ -146,8 +140,8 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, PluginRegistry&
     if (!umask.empty()) {
       o.umask = parseUmask(umask);
     }
-  } catch (const UsageError& e) {
-    err << "torsiond: error: " << e.what() << "\n";
+  } catch (const ProcessSetupError& e) {
+    err << "torsiond: error: --umask: " << e.what() << "\n";
     outcome.exitStatus = 2;
     return outcome;
   }

@@ -200,8 +200,11 @@ void MultiService::restoreState(const nlohmann::json& state) {
 
 Application::~Application() = default;
 
-void Application::start(Reactor& reactor) {
+void Application::start(Reactor& reactor, const std::function<void()>& afterPrivileged) {
   privilegedStartService();
+  if (afterPrivileged) {
+    afterPrivileged();
+  }
   startService();
   // The trigger holds the application, so the tree lives until it has stopped (or the
   // reactor is destroyed).

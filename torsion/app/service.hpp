@@ -24,6 +24,7 @@
 // an object keyed by name, so the saved tree mirrors the service tree (see persist.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -150,8 +151,10 @@ class Application : public MultiService {
   // Deferred, so open connections finish and state can be saved before it goes down. If
   // startService() throws, the started children are stopped and the error propagates (no
   // trigger is left behind). The trigger holds the application (a shared_ptr) until it runs
-  // or the reactor is destroyed.
-  void start(Reactor& reactor);
+  // or the reactor is destroyed. `afterPrivileged`, when given, runs between
+  // privilegedStartService() and startService(): a runner drops root there (twistd's
+  // shedPrivileges); if it throws, nothing is started and the error propagates.
+  void start(Reactor& reactor, const std::function<void()>& afterPrivileged = {});
 };
 
 }  // namespace torsion::app
