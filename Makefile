@@ -6,7 +6,7 @@
 #   make test            build, then ctest (its summary is the last thing printed)
 #   make test-sanitize   ASan+UBSan Debug build with clang++ in build-asan/, then ctest
 #   make test-tsan       TSan Debug build in build-tsan/, then ctest [TSAN_LABELS='thread|reactor']
-#   make run             build, then build/examples/hello_reactor
+#   make run             build, then build/apps/torsiond -n socks [RUN_ARGS='-n PLUGIN ...']
 #   make bench           build, then build/bench/micro/torsion_micro_bench [BENCH_ARGS=...]
 #   make bench-twisted   the same micro benchmarks in Twisted (../shared/bench/twisted/micro.py)
 #   make format          clang-format the tree in place;  make format-check  only checks
@@ -23,6 +23,7 @@ SHELL := /bin/bash
 JOBS ?= 2
 TSAN_LABELS ?=
 BENCH_ARGS ?=
+RUN_ARGS ?= -n --pidfile '' socks
 TWISTED_MICRO ?= $(CURDIR)/../shared/bench/twisted/micro.py
 
 # CI is "set" unless empty, 0 or false.
@@ -73,7 +74,7 @@ test-tsan: deps
 	$(TSAN_ENV) $(CTEST) --test-dir build-tsan $(if $(strip $(TSAN_LABELS)),-L '$(TSAN_LABELS)')
 
 run: build
-	build/examples/hello_reactor
+	build/apps/torsiond $(RUN_ARGS)
 
 bench: build
 	@if [ ! -x build/bench/micro/torsion_micro_bench ]; then \
