@@ -518,6 +518,25 @@ TEST(RequestParserLimits, anIncompleteHeadIsRefusedOnceItOutgrowsTheLimit) {
   EXPECT_EQ(parser.error().status, 431);
 }
 
+TEST(RequestParserLimits, aLongLineEndingInALaterReadIsRefusedBeforeItIsBuffered) {
+  // Found by fuzz/http_request_parser: the rest of a split line used to be copied before its
+  // size was checked.
+  Limits limits;
+  limits.maxFieldLine = 40;
+  RequestRecorder recorder;
+  RequestParser parser(recorder, limits);
+  parser.feed("GET / HTTP/1.1\r\nHost: x\r\nX-A: v");
+  parser.feed(std::string(1000, 'v') + "\r\n\r\n");
+  EXPECT_EQ(parser.error().status, 431);
+  EXPECT_LT(parser.bufferedBytes(), 100U);
+
+  RequestParser chunks(recorder, limits);
+  chunks.feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;a=");
+  chunks.feed(std::string(10000, 'b') + "\r\n");
+  EXPECT_EQ(chunks.error().reason, "chunk-size line too long");
+  EXPECT_LT(chunks.bufferedBytes(), 5000U);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pipelining, pausing and the rest of the contract.
 

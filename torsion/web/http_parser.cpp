@@ -441,6 +441,8 @@ bool MessageParser::readSection(std::string_view data, std::size_t& pos) {
     const char* base;
     std::size_t lineEnd;  // the LF's offset in the section
     if (inBuffer_) {
+      // Checked before the line is copied, so that the buffer never outgrows the limits.
+      if (!lineFits(buffer_.size() - lineStart_ + (next - pos - 1), true)) return false;
       buffer_.append(from, next - pos);
       base = buffer_.data();
       lineEnd = buffer_.size() - 1;
@@ -450,7 +452,7 @@ bool MessageParser::readSection(std::string_view data, std::size_t& pos) {
     }
     pos = next;
     std::string_view line(base + lineStart_, lineEnd - lineStart_);
-    if (!lineFits(line.size(), true)) return false;
+    if (!inBuffer_ && !lineFits(line.size(), true)) return false;
     if (line.empty() || line.back() != '\r') return fail(400, "bare LF in header section");
     line.remove_suffix(1);
     const auto offset = static_cast<std::uint32_t>(lineStart_);
@@ -583,12 +585,14 @@ bool MessageParser::readChunkLine(std::string_view data, std::size_t& pos) {
     return false;
   }
   std::string_view line(from, static_cast<std::size_t>(lf - from));
+  if (buffer_.size() + line.size() > limits_.maxChunkLine + 1) {
+    return fail(400, "chunk-size line too long");
+  }
   if (!buffer_.empty()) {
     buffer_.append(line);
     line = buffer_;
   }
   pos += static_cast<std::size_t>(lf - from) + 1;
-  if (line.size() > limits_.maxChunkLine + 1) return fail(400, "chunk-size line too long");
   if (line.empty() || line.back() != '\r') return fail(400, "bare LF in chunk-size line");
   line.remove_suffix(1);
   const bool ok = chunkLine(line);

@@ -258,7 +258,7 @@ class MessageParser {
 };
 
 // The server's parser. Reads requests one after the other from one connection.
-class RequestParser : public MessageParser {
+class RequestParser final : public MessageParser {
  public:
   class Handler : public MessageHandler {
    public:
@@ -286,7 +286,7 @@ class RequestParser : public MessageParser {
 
 // The client's parser. Reads the responses to requests sent on one connection; it must be told
 // the method of the request each response answers (HEAD and CONNECT change how a response ends).
-class ResponseParser : public MessageParser {
+class ResponseParser final : public MessageParser {
  public:
   class Handler : public MessageHandler {
    public:
