@@ -105,7 +105,9 @@ struct RequestHead : MessageHead {
   std::string_view method;  // a token, case-sensitive ("GET")
   std::string_view target;  // as sent (still percent-encoded)
   TargetForm targetForm = TargetForm::Origin;
-  std::string_view host;  // the Host field (required in HTTP/1.1, at most one), empty if absent
+  // The Host field (required in HTTP/1.1, at most one), empty if absent. With an absolute-form
+  // target the target's authority is the one that counts (RFC 9112 §3.2.2).
+  std::string_view host;
   // "Expect: 100-continue" in an HTTP/1.1 request (ignored in 1.0, RFC 9110 §10.1.1): the client
   // waits for "100 Continue" (or a final response) before it sends the body.
   bool expectContinue = false;
@@ -156,10 +158,11 @@ class MessageParser {
   // head) are the parser's, copied. Returns 0 at once when failed, upgraded or closed.
   std::size_t feed(std::string_view data);
 
-  // The peer closed its sending side. Ends a body delimited by close (onMessageComplete, then
-  // true); between messages simply returns true; in the middle of a message fails the parser
-  // ("connection closed mid-message") and returns false. After it the parser is Closed (unless
-  // it failed) and consumes nothing more.
+  // The peer closed its sending side. Delivers what that completes: the onMessageComplete of a
+  // body delimited by close, or one still due after a pause (so a caller holding bytes back
+  // feeds them first), then returns true; between messages simply returns true; in the middle
+  // of a message fails the parser ("connection closed mid-message") and returns false. After it
+  // the parser is Closed (unless it failed) and consumes nothing more.
   bool feedEof();
 
   // From inside a callback: stop the current feed() right after this callback returns. Has no
