@@ -25,7 +25,44 @@ bool isFormBody(const Request& r) {
 
 // The parts of Request the channel fills in (request.cpp defines the rest).
 struct Request::Internal {
-  static std::shared_ptr<Request> make(HTTPChannel* channel, Site* site) {
+  // A new request, or `spare` made ready again when nothing else holds it (its strings and
+  // header buffers keep their capacity, so a keep-alive connection allocates little).
+  static std::shared_ptr<Request> make(HTTPChannel* channel, Site* site,
+                                       std::shared_ptr<Request>& spare) {
+    if (spare && spare.use_count() == 1) {
+      Request& r = *spare;
+      r.channel_ = channel;
+      r.method_.clear();
+      r.uri_.clear();
+      r.path_.clear();
+      r.query_.clear();
+      r.versionMinor_ = 1;
+      r.keepAlive_ = true;
+      r.head_ = false;
+      r.requestHeaders_.clear();
+      r.args_.clear();
+      r.content_.clear();
+      r.prepath_.clear();
+      r.postpath_.clear();
+      r.bodyReceiver_ = nullptr;
+      r.pendingBody_.clear();
+      r.bodyDone_ = false;
+      r.bodyFailure_.reset();
+      r.code_ = 200;
+      r.message_.clear();
+      r.responseHeaders_.clear();
+      r.pendingHead_.clear();
+      r.startedWriting_ = false;
+      r.finished_ = false;
+      r.chunked_ = false;
+      r.closeAfter_ = false;
+      r.bytesSent_ = 0;
+      r.finishWaiters_.clear();
+      r.lost_.reset();
+      r.session_.reset();
+      return std::move(spare);
+    }
+    spare.reset();
     return std::shared_ptr<Request>(new Request(channel, site));
   }
   static void fill(Request& r, const RequestHead& head) {
@@ -164,7 +201,7 @@ void HTTPChannel::process(std::string_view data) {
 void HTTPChannel::onRequestHead(const RequestHead& head) {
   if (headerCall_.active()) headerCall_.cancel();
   if (idleCall_.active()) idleCall_.cancel();
-  current_ = Request::Internal::make(this, &site_);
+  current_ = Request::Internal::make(this, &site_, spare_);
   messageComplete_ = false;
   rendered_ = false;
   Request& r = *current_;
@@ -331,7 +368,7 @@ void HTTPChannel::requestFinished(Request& request) {
     return;
   }
   bool keepAlive = Request::Internal::keepAlive(request) && messageComplete_;
-  current_.reset();
+  spare_ = std::move(current_);
   resource_.reset();
   if (!keepAlive) {
     closing_ = true;

@@ -58,6 +58,7 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   Site& site_;
   RequestParser parser_;
   std::shared_ptr<Request> current_;
+  std::shared_ptr<Request> spare_;  // the last finished request, reused when nobody holds it
   std::shared_ptr<Resource> resource_;
   bool streaming_ = false;
   bool messageComplete_ = false;

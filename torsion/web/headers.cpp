@@ -66,6 +66,10 @@ void Headers::setRawHeaders(std::string_view name, const std::vector<std::string
   for (auto v : values) {
     checkValue(name, v);
   }
+  if (values.size() == 1 && !hasHeader(name)) {
+    entries_.push_back(store(name, values[0]));  // the common case: a new name, one value
+    return;
+  }
   // `name` and `values` may view this object's own buffer: copy them before it grows.
   std::string nameCopy(name);
   std::vector<std::string> valueCopies(values.begin(), values.end());

@@ -318,8 +318,10 @@ void Request::finish() {
   for (auto& d : waiters) {
     d.callback();
   }
-  if (channel_ != nullptr) {
-    channel_->requestFinished(*this);
+  if (auto* channel = std::exchange(channel_, nullptr)) {
+    // From now on the request no longer reaches the connection (which may go away while a
+    // resource still holds the request).
+    channel->requestFinished(*this);
   }
 }
 

@@ -142,7 +142,7 @@ class Request : public std::enable_shared_from_this<Request> {
   // while the client does not read (Twisted's Request.registerProducer).
   void registerProducer(IProducer& producer, bool streaming);
   void unregisterProducer();
-  // The connection's transport, or null once lost (for sendfile and peer details).
+  // The connection's transport, or null once lost or finished (for sendfile and peer details).
   ITransport* transport() const noexcept;
   // Whether the body will go out unchanged (no chunking, not HEAD): what sendfile needs.
   // Call after setting Content-Length. Sends the headers.
