@@ -192,11 +192,17 @@ int runOneProcess(const RunnerOptions& o, bool reusePort, StartupReport report,
   if (logFile) {
     reopen.emplace(*reactor, logFile);
   }
-  log().info("torsiond {plugin} starting up (reactor: {reactor}, pid {pid})",
-             {{"plugin", o.plugin->name()},
-              {"reactor", reactor->pollerName()},
-              {"pid", static_cast<std::int64_t>(::getpid())}});
-  report.started();
+  // "Started" is said once the reactor runs, that is after its "startup" event installed the
+  // SIGTERM/SIGINT handlers: whoever reads "starting up" (or sees the launcher exit 0) may
+  // send SIGTERM at once and get a graceful stop, not the signal's default action (which
+  // would leave the pid file behind and lose the --state).
+  reactor->callWhenRunning([&] {
+    log().info("torsiond {plugin} starting up (reactor: {reactor}, pid {pid})",
+               {{"plugin", o.plugin->name()},
+                {"reactor", reactor->pollerName()},
+                {"pid", static_cast<std::int64_t>(::getpid())}});
+    report.started();
+  });
   reactor->run();
   log().info("Main loop terminated.");
   return 0;
