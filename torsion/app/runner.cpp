@@ -13,6 +13,8 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <optional>
+#include <utility>
 
 #include "torsion/app/daemon.hpp"
 #include "torsion/app/logfile.hpp"
@@ -355,16 +357,29 @@ int runApplication(const RunnerOptions& o) {
   // Until daemonised, errors go to the terminal; after, through the status pipe, which the
   // launching command prints. Either way they are logged once logging has started.
   DaemonChild daemon;
+  // A daemon's failure reaches the launcher last, when the locals below (the pid file, the
+  // log) are gone and the application's ports are closed: a command retried as soon as the
+  // launcher returned must not find our pid file ("Another server is running") or our port.
+  std::optional<std::pair<std::string, int>> failure;
+  struct ReportFailureLast {
+    DaemonChild& daemon;
+    std::optional<std::pair<std::string, int>>& failure;
+    ~ReportFailureLast() {
+      if (failure) {
+        daemon.reportFailed(failure->first, failure->second);
+      }
+    }
+  } reportFailureLast{daemon, failure};
   Logging logging;
   StartupReport report;
   report.started = [&daemon] { daemon.reportStarted(); };
   report.abandon = [&daemon] { daemon.abandon(); };
-  report.failed = [&daemon, &logging](const std::string& message, int status) {
+  report.failed = [&daemon, &logging, &failure](const std::string& message, int status) {
     if (logging.token) {
       log().critical("{message}", {{"message", message}});
     }
     if (daemon.connected()) {
-      daemon.reportFailed(message, status);
+      failure.emplace(message, status);
     } else {
       std::cerr << "torsiond: " << message << "\n";
     }
