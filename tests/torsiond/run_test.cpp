@@ -2,6 +2,7 @@
 // 0, a second one while the stop hangs ends it at once; the pid file; a port in use; the
 // poll reactor; log formats, levels, files and SIGUSR1; --rundir and --umask; --workers.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -294,6 +295,44 @@ TEST_F(TorsiondRun, withoutUmaskTheForegroundProcessKeepsTheInheritedOne) {
   EXPECT_EQ(info.st_mode & 0777, 0644u);
   t.signal(SIGTERM);
   EXPECT_EQ(t.wait(), 0) << t.err();
+}
+
+// ---- --uid / --gid -----------------------------------------------------------------------
+
+// The real, effective, saved and filesystem ids of `pid` from /proc ("Uid:" or "Gid:").
+std::string idsOf(pid_t pid, const std::string& which) {
+  for (const std::string& line : linesOf(readFile("/proc/" + std::to_string(pid) + "/status"))) {
+    if (line.rfind(which + ":", 0) == 0) return line.substr(which.size() + 1);
+  }
+  return {};
+}
+
+TEST_F(TorsiondRun, uidAndGidAreTakenAfterListening) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr) GTEST_SKIP() << "no user 'nobody'";
+  const std::string uid = std::to_string(nobody->pw_uid);
+  const std::string gid = std::to_string(nobody->pw_gid);
+  // The socket is made in a directory only root may enter: listening happened before the
+  // switch, or it could not have.
+  Torsiond t({"-n", "--pidfile", "", "--uid", "nobody", "--gid", gid, "wire", "--echo",
+              "unix:" + path("echo.sock")},
+             inDir());
+  ASSERT_TRUE(t.waitForOutput("starting up")) << t.out() << t.err();
+  EXPECT_EQ(idsOf(t.pid(), "Uid"), "\t" + uid + "\t" + uid + "\t" + uid + "\t" + uid);
+  EXPECT_EQ(idsOf(t.pid(), "Gid"), "\t" + gid + "\t" + gid + "\t" + gid + "\t" + gid);
+  expectEchoes();
+  t.signal(SIGTERM);
+  EXPECT_EQ(t.wait(), 0) << t.out() << t.err();
+}
+
+TEST_F(TorsiondRun, anUnknownUserStopsTheStartNamingIt) {
+  Torsiond t({"-n", "--pidfile", path("t.pid"), "--uid", "no-such-user-here", "wire", "--echo",
+              "unix:" + path("echo.sock")},
+             inDir());
+  EXPECT_EQ(t.wait(), 1) << t.out() << t.err();
+  EXPECT_TRUE(contains(oneLine(t.err()), "no-such-user-here")) << t.err();
+  EXPECT_FALSE(std::filesystem::exists(path("t.pid")));
 }
 
 // ---- --workers ---------------------------------------------------------------------------
