@@ -64,6 +64,7 @@ std::string describeCurrentException() {
 struct Logging {
   std::shared_ptr<LogFile> file;
   ObserverToken token;
+  bool toTerminal = false;  // stdout, with -n: errors are already printed on stderr
 
   ~Logging() {
     if (token) {
@@ -81,6 +82,7 @@ void startLogging(const RunnerOptions& o, Logging& logging) {
     sink = syslogObserver(o.syslogPrefix);
   } else if (target == "-") {
     sink = json ? jsonFileObserver(stdout) : textFileObserver(stdout);
+    logging.toTerminal = o.nodaemon;
   } else {
     LogFile::Options options;
     options.rotateLength = o.logRotateLength;
@@ -375,7 +377,7 @@ int runApplication(const RunnerOptions& o) {
   report.started = [&daemon] { daemon.reportStarted(); };
   report.abandon = [&daemon] { daemon.abandon(); };
   report.failed = [&daemon, &logging, &failure](const std::string& message, int status) {
-    if (logging.token) {
+    if (logging.token && !logging.toTerminal) {
       log().critical("{message}", {{"message", message}});
     }
     if (daemon.connected()) {
