@@ -5,6 +5,11 @@
 #   make build           configure build/ (RelWithDebInfo) once, then build
 #   make test            build, then ctest (its summary is the last thing printed)
 #   make test-sanitize   ASan+UBSan Debug build with clang++ in build-asan/, then ctest
+#   make acceptance      build, then the black-box suite acceptance/ against build/apps/torsiond
+#                        (pytest with real clients: curl, nc, socat) [PYTEST_ARGS=-m 'not slow']
+#   make acceptance-reference
+#                        the shared reference suite ../shared/acceptance (outside the repo, so
+#                        not in CI) against build/apps/torsiond, portforward and socks tests
 #   make test-tsan       TSan Debug build in build-tsan/, then ctest [TSAN_LABELS='thread|reactor']
 #   make run             build, then build/apps/torsiond -n socks [RUN_ARGS='-n PLUGIN ...']
 #   make bench           build, then build/bench/micro/torsion_micro_bench [BENCH_ARGS=...]
@@ -25,6 +30,10 @@ TSAN_LABELS ?=
 BENCH_ARGS ?=
 RUN_ARGS ?= -n --pidfile '' socks
 TWISTED_MICRO ?= $(CURDIR)/../shared/bench/twisted/micro.py
+# Debian's interpreter: python3-pytest and python3-pytest-timeout are installed for it.
+PYTHON ?= /usr/bin/python3
+PYTEST_ARGS ?=
+REFERENCE_ACCEPTANCE ?= $(CURDIR)/../shared/acceptance
 
 # CI is "set" unless empty, 0 or false.
 ifneq ($(filter-out 0 false FALSE False no,$(strip $(CI))),)
@@ -50,8 +59,8 @@ define configure
 	fi
 endef
 
-.PHONY: deps build test test-sanitize test-tsan run bench bench-twisted format format-check \
-        install-check fuzz fuzz-smoke clean
+.PHONY: deps build test test-sanitize test-tsan acceptance acceptance-reference run bench \
+        bench-twisted format format-check install-check fuzz fuzz-smoke clean
 
 deps:
 	@scripts/install-deps
@@ -62,6 +71,17 @@ build: deps
 
 test: build
 	$(CTEST) --test-dir build
+
+acceptance: build
+	TORSIOND=build/apps/torsiond $(PYTHON) -m pytest acceptance -q $(PYTEST_ARGS)
+
+acceptance-reference: build
+	@if [ ! -d "$(REFERENCE_ACCEPTANCE)" ]; then \
+	  echo "make acceptance-reference: $(REFERENCE_ACCEPTANCE) not found (it lives in the shared/ folder beside the repo)" >&2; \
+	  exit 1; \
+	fi
+	cd "$(REFERENCE_ACCEPTANCE)" && PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m pytest -q --impl torsion \
+	  --server-bin=$(CURDIR)/build/apps/torsiond -m "portforward or socks" $(PYTEST_ARGS)
 
 test-sanitize: deps
 	$(call configure,build-asan,-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DTORSION_SANITIZE=$(ASAN_SANITIZERS) -DTORSION_BUILD_BENCH=OFF)
