@@ -22,6 +22,7 @@
 #include "torsion/log/logger.hpp"
 #include "torsion/net/network.hpp"
 #include "torsion/net/protocol.hpp"
+#include "torsion/net/sendfile.hpp"
 #include "torsion/net/write_buffer.hpp"
 
 namespace torsion::detail {
@@ -31,6 +32,7 @@ class StreamConnector;
 
 // One connected stream socket (TCP or Unix), server or client side.
 class StreamConnection final : public IUNIXTransport,
+                               public ISendFileTransport,
                                public IReadDescriptor,
                                public IWriteDescriptor {
  public:
@@ -70,6 +72,7 @@ class StreamConnection final : public IUNIXTransport,
   void resumeProducing() override;
   void stopProducing() override;
   void sendFileDescriptor(int fd) override;
+  SendFileResult sendFile(int fd, std::uint64_t offset, std::size_t count) override;
 
   // ---- descriptors ---------------------------------------------------------------------------
   int fileno() const override { return fd_; }

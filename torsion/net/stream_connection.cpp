@@ -2,11 +2,13 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "torsion/net/errors.hpp"
@@ -337,6 +339,62 @@ void StreamConnection::sendFileDescriptor(int fd) {
   // They travel with the next byte written (a message must carry data, and a byte of our own
   // would show up in the peer's stream): write() queues behind them and starts writing.
   if (!wbuf_.empty()) startWriting();
+}
+
+// ---- sendfile -----------------------------------------------------------------------------
+
+SendFileResult StreamConnection::sendFile(int fd, std::uint64_t offset, std::size_t count) {
+  if (flags_ & (kDisconnected | kAbortPending | kWriteShut | kWriteShutPending | kWriteError)) {
+    return {};
+  }
+  if (pendingFds_ && wbuf_.empty()) {
+    // Descriptors wait for a written byte to travel with: the caller must write bytes.
+    return {0, EINVAL};
+  }
+  if (!wbuf_.empty()) {
+    // Earlier bytes first; afterWrite() asks a pull producer again once they are gone.
+    startWriting();
+    return {};
+  }
+  if (count == 0) return {};
+  if (offset > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return {0, EOVERFLOW};
+  // Linux sends at most this much per call anyway.
+  count = std::min<std::size_t>(count, 0x7ffff000);
+  off_t off = static_cast<off_t>(offset);
+  ssize_t n;
+  do {
+    n = ::sendfile(fd_, fd, &off, count);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    // A pull producer is asked for the rest once the socket can take more: from doWrite.
+    if (producer_ != nullptr) startWriting();
+    return {static_cast<std::size_t>(n), 0};
+  }
+  if (n == 0) return {0, ENODATA};  // the file ends before offset
+  const int err = errno;
+  switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case ENOBUFS:
+      startWriting();
+      return {};
+    case EINVAL:
+    case ENOSYS:
+    case EOPNOTSUPP:
+    case ESPIPE:
+    case EIO:
+    case ENOMEM:
+    case EBADF:
+    case EOVERFLOW:
+      return {0, err};
+    default:
+      // The connection is broken: report it from doWrite, as a failed send would.
+      flags_ |= kWriteError;
+      startWriting();
+      return {};
+  }
 }
 
 // Sends the queued descriptors with the first queued bytes (up to kMaxFdsPerMessage per byte).
