@@ -147,6 +147,8 @@ class Request : public std::enable_shared_from_this<Request> {
   // Whether the body will go out unchanged (no chunking, not HEAD): what sendfile needs.
   // Call after setting Content-Length. Sends the headers.
   bool beginRawBody();
+  // Body bytes sent past write() after beginRawBody() (sendfile), counted for the access log.
+  void countRawBodyBytes(std::uint64_t n) noexcept { bytesSent_ += n; }
 
   // ---- sessions ---------------------------------------------------------------------------
   // The session for this client (a cookie), made if there is none (Twisted's getSession).
