@@ -51,6 +51,7 @@ struct StaticOverTcp : ::testing::TestWithParam<bool> {
   std::shared_ptr<IListeningPort> port;
   std::shared_ptr<Collecting<>> client = std::make_shared<Collecting<>>();
   int finished = 0;
+  std::vector<std::string> accessLog;
   static const std::string& bigData() {
     static const std::string data = patternOf(kBigSize, 3);
     return data;
@@ -62,7 +63,10 @@ struct StaticOverTcp : ::testing::TestWithParam<bool> {
     FileOptions options;
     options.useSendfile = GetParam();
     SiteOptions siteOptions;
-    siteOptions.accessLog = [this](std::string_view) { ++finished; };
+    siteOptions.accessLog = [this](std::string_view line) {
+      ++finished;
+      accessLog.emplace_back(line);
+    };
     site = std::make_shared<TrackingSite>(std::make_shared<File>(dir.path(), options), reactor,
                                           siteOptions);
     port = net.listenTCP(0, site, TCPListenOptions{.interface = "127.0.0.1"});
@@ -95,6 +99,10 @@ TEST_P(StaticOverTcp, a50MegabyteFileArrivesIntact) {
   EXPECT_EQ(sha256(responses[0].body), sha256(bigData()));
   EXPECT_EQ(responses[1].body, "small\n");
   EXPECT_FALSE(c().lost);  // keep-alive
+  // The access log counts the bytes however they were sent.
+  ASSERT_EQ(accessLog.size(), 2u);
+  EXPECT_NE(accessLog[0].find("\" 200 " + std::to_string(kBigSize) + " "), std::string::npos)
+      << accessLog[0];
 }
 
 TEST_P(StaticOverTcp, aRangeOfABigFileArrivesIntact) {

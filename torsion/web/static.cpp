@@ -304,6 +304,7 @@ class FileSender final : public IProducer {
           return;
         }
         p.done += r.sent;
+        request_->countRawBodyBytes(r.sent);
         if (p.done < p.length) {
           return;  // the socket is full: the transport asks again when it drains
         }
