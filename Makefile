@@ -11,7 +11,7 @@
 #                        the shared reference suite ../shared/acceptance (outside the repo, so
 #                        not in CI) against build/apps/torsiond, portforward and socks tests
 #   make test-tsan       TSan Debug build in build-tsan/, then ctest [TSAN_LABELS='thread|reactor']
-#   make run             build, then build/apps/torsiond -n socks [RUN_ARGS='-n PLUGIN ...']
+#   make run             build, then build/apps/torsiond -n web --path docs [RUN_ARGS='-n PLUGIN ...']
 #   make bench           build, then build/bench/micro/torsion_micro_bench [BENCH_ARGS=...]
 #   make bench-twisted   the same micro benchmarks in Twisted (../shared/bench/twisted/micro.py)
 #   make format          clang-format the tree in place;  make format-check  only checks
@@ -28,7 +28,7 @@ SHELL := /bin/bash
 JOBS ?= 2
 TSAN_LABELS ?=
 BENCH_ARGS ?=
-RUN_ARGS ?= -n --pidfile '' socks
+RUN_ARGS ?= -n --pidfile '' web --listen tcp:8080:interface=127.0.0.1 --path docs
 TWISTED_MICRO ?= $(CURDIR)/../shared/bench/twisted/micro.py
 # Debian's interpreter: python3-pytest and python3-pytest-timeout are installed for it.
 PYTHON ?= /usr/bin/python3

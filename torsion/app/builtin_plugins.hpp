@@ -14,5 +14,7 @@ std::unique_ptr<ServiceMaker> makeWirePlugin();
 std::unique_ptr<ServiceMaker> makePortForwardPlugin();
 // socks: a SOCKSv4/4a/5 proxy.
 std::unique_ptr<ServiceMaker> makeSocksPlugin();
+// web: a static web server (twistd web).
+std::unique_ptr<ServiceMaker> makeWebPlugin();
 
 }  // namespace torsion::app

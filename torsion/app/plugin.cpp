@@ -148,6 +148,7 @@ void PluginRegistry::loadSearchPath(std::string_view searchPath) {
 void addBuiltinPlugins(PluginRegistry& registry) {
   registry.add(makePortForwardPlugin());
   registry.add(makeSocksPlugin());
+  registry.add(makeWebPlugin());
   registry.add(makeWirePlugin());
 }
 
