@@ -1,4 +1,4 @@
-# torsion's front door. `make run` builds and runs the hello example, `make test` builds and
+# torsion's front door. `make run` builds and runs torsiond (a web server on docs/), `make test` builds and
 # runs the test suite. Everything is CMake + Ninja underneath; build directories are build*/.
 #
 #   make deps            install the Debian packages (scripts/install-deps; fast when present)
