@@ -189,7 +189,9 @@ void ResponseBody::deliver(std::unique_ptr<BodyReceiver> r) {
   delivered = true;
   receiver = std::move(r);
   receiver->producer = this;
+  delivering = true;
   receiver->connectionMade();
+  delivering = false;
   if (!receiver) return;  // ended from inside connectionMade (stopProducing)
   if (!buffered.empty()) {
     std::string bytes = std::move(buffered);
@@ -234,6 +236,9 @@ void ResponseBody::finish(const Failure& reason) {
     } catch (...) {
       clientLog().failure("A response body receiver's connectionLost threw", LogLevel::error);
     }
+    // Ended from inside the receiver's own connectionMade (it stopped the body there, over a
+    // transport that reports the loss at once): its frame is still running; let it go later.
+    if (delivering) retired = std::move(r);
   } else if (!discarding) {
     end = reason;
   }
@@ -376,8 +381,6 @@ void HTTP11ClientProtocol::producerFinished(std::uint64_t generation, Result<voi
   if (!ex.encoder->finish()) return;  // failed the exchange
   ex.transmitted = true;
   if (state_ == State::Transmitting) state_ = State::Waiting;
-  // A response that ended before its request did is handled now that both are done.
-  if (ex.messageComplete && !driving_) drive();
 }
 
 void HTTP11ClientProtocol::bodyWriteFailed(const Failure& failure) {
@@ -599,7 +602,9 @@ void HTTP11ClientProtocol::afterFeed() {
     return;
   }
   if (ex_->response) handOverResponse();
-  if (ex_ && ex_->messageComplete && ex_->transmitted) {
+  // (A final response that starts before its request is written stops the request: by the
+  // time the response is complete, the request is over.)
+  if (ex_ && ex_->messageComplete) {
     finishResponse(ex_->closeDelimited ? Failure(PotentialDataLoss()) : Failure(ResponseDone()));
   }
 }

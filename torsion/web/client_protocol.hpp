@@ -72,9 +72,11 @@ struct ResponseBody final : IProducer {
   std::string buffered;
   // How the body ended, when it ended before deliverBody.
   std::optional<Failure> end;
-  bool delivered = false;   // deliverBody or discardBody was called
-  bool discarding = false;  // discardBody: nobody wants the bytes
-  bool finished = false;    // the end was reached (delivered or stored)
+  bool delivered = false;                 // deliverBody or discardBody was called
+  bool discarding = false;                // discardBody: nobody wants the bytes
+  bool finished = false;                  // the end was reached (delivered or stored)
+  bool delivering = false;                // inside the receiver's connectionMade
+  std::unique_ptr<BodyReceiver> retired;  // ended while delivering, destroyed with this
 
   void pauseProducing() override;
   void resumeProducing() override;
