@@ -392,7 +392,7 @@ TEST_F(Server, notifyFinishFiresOnFinishAndFailsWhenTheConnectionIsLost) {
 }
 
 TEST_F(Server, aStreamingResourceGetsTheBodyAsItArrives) {
-  class Upload : public Resource, public BodyReceiver {
+  class Upload : public Resource, public RequestBodyReceiver {
    public:
     bool isLeaf() const override { return true; }
     bool streamsRequestBody(const Request&) const override { return true; }

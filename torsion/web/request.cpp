@@ -95,7 +95,7 @@ std::string Request::prePathURL() const {
   return url;
 }
 
-void Request::receiveBody(BodyReceiver& receiver) {
+void Request::receiveBody(RequestBodyReceiver& receiver) {
   if (lost_) {
     receiver.bodyFailed(*lost_);
     return;

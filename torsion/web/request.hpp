@@ -39,9 +39,9 @@ class Site;
 class Session;
 
 // Receives a request body as it arrives (streaming resources: Resource::streamsRequestBody).
-class BodyReceiver {
+class RequestBodyReceiver {
  public:
-  virtual ~BodyReceiver() = default;
+  virtual ~RequestBodyReceiver() = default;
   // Body bytes, de-chunked, in order; the view is valid during the call only.
   virtual void bodyDataReceived(std::string_view data) = 0;
   // The whole body has arrived.
@@ -109,7 +109,7 @@ class Request : public std::enable_shared_from_this<Request> {
   // Streaming resources only: where the body goes. Called from render() (or later); bytes
   // that arrived before are delivered at once. `receiver` must stay alive until bodyComplete or
   // bodyFailed. bodyProducer() pauses/resumes reading the connection (backpressure).
-  void receiveBody(BodyReceiver& receiver);
+  void receiveBody(RequestBodyReceiver& receiver);
   IProducer& bodyProducer();
 
   // ---- the response -------------------------------------------------------------------
@@ -178,7 +178,7 @@ class Request : public std::enable_shared_from_this<Request> {
   Args args_;
   std::string content_;
   std::vector<std::string> prepath_, postpath_;
-  BodyReceiver* bodyReceiver_ = nullptr;
+  RequestBodyReceiver* bodyReceiver_ = nullptr;
   std::string pendingBody_;
   bool bodyDone_ = false;
   std::optional<Failure> bodyFailure_;
