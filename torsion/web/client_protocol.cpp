@@ -20,24 +20,6 @@ const Logger& clientLog() {
   return logger;
 }
 
-bool validTarget(std::string_view target) {
-  if (target.empty()) return false;
-  for (std::size_t i = 0; i < target.size(); ++i) {
-    const auto c = static_cast<unsigned char>(target[i]);
-    if (c == '%') {
-      if (i + 2 >= target.size() ||
-          chars::hexValue(static_cast<unsigned char>(target[i + 1])) < 0 ||
-          chars::hexValue(static_cast<unsigned char>(target[i + 2])) < 0) {
-        return false;
-      }
-      i += 2;
-      continue;
-    }
-    if (!chars::kTarget[c]) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 // ---- one request and its response ------------------------------------------------------------
@@ -287,7 +269,7 @@ Deferred<std::unique_ptr<Response>> HTTP11ClientProtocol::request(ClientRequest 
     return fail<std::unique_ptr<Response>>(std::invalid_argument(
         "CONNECT is not a request this protocol sends (use AgentOptions::proxy)"));
   }
-  if (!validTarget(request.target)) {
+  if (request.target.empty() || !isTargetBytes(request.target)) {
     return fail<std::unique_ptr<Response>>(InvalidURL("invalid request-target: " + request.target));
   }
 

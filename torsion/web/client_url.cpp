@@ -6,6 +6,7 @@
 
 #include "torsion/web/client_errors.hpp"
 #include "torsion/web/http_chars.hpp"
+#include "torsion/web/http_syntax.hpp"
 
 namespace torsion::web {
 
@@ -45,23 +46,6 @@ bool validRegName(std::string_view host) {
     if (!chars::kAuthority[c] || c == ':' || c == '[' || c == ']') return false;
   }
   return !host.empty();
-}
-
-bool validTarget(std::string_view target) {
-  for (std::size_t i = 0; i < target.size(); ++i) {
-    const auto c = static_cast<unsigned char>(target[i]);
-    if (c == '%') {
-      if (i + 2 >= target.size() ||
-          chars::hexValue(static_cast<unsigned char>(target[i + 1])) < 0 ||
-          chars::hexValue(static_cast<unsigned char>(target[i + 2])) < 0) {
-        return false;
-      }
-      i += 2;
-      continue;
-    }
-    if (!chars::kTarget[c]) return false;
-  }
-  return true;
 }
 
 // A reference split into RFC 3986's five parts (§3); absent parts are nullopt.
@@ -200,7 +184,7 @@ URL URL::parse(std::string_view url) {
     if (value == 0 || value > 65535) throw InvalidURL("invalid port in URL: " + std::string(port));
     u.port = static_cast<std::uint16_t>(value);
   }
-  if (!validTarget(target)) {
+  if (!isTargetBytes(target)) {
     throw InvalidURL("the URL's path or query holds bytes that cannot be sent: " +
                      std::string(url));
   }

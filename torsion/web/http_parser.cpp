@@ -180,19 +180,6 @@ bool validAuthority(std::string_view s, bool connect) {
   return !connect || (!emptyHost && !port.empty());
 }
 
-// The bytes of an origin-form or absolute-form target.
-bool validTargetBytes(std::string_view s) {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '%') {
-      if (!percentEncoded(s, i)) return false;
-    } else if (!chars::kTarget[c]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // scheme "://": scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). Only hierarchical URIs
 // (a proxy's http and https), so that "host:port" is never taken for a scheme.
 bool hasScheme(std::string_view s) {
@@ -668,7 +655,7 @@ bool RequestParser::parseStartLine(std::string_view line) {
   if (method == "CONNECT") {
     if (!validAuthority(target, true)) return fail(400, "invalid CONNECT target");
   } else if (target.front() == '/' || hasScheme(target)) {
-    if (!validTargetBytes(target)) return fail(400, "invalid request-target");
+    if (!isTargetBytes(target)) return fail(400, "invalid request-target");
   } else if (target != "*" || method != "OPTIONS") {
     return fail(400, "invalid request-target");
   }

@@ -65,4 +65,20 @@ bool listContains(std::string_view value, std::string_view token) noexcept {
   return false;
 }
 
+bool isTargetBytes(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '%') {
+      if (i + 2 >= s.size() || chars::hexValue(static_cast<unsigned char>(s[i + 1])) < 0 ||
+          chars::hexValue(static_cast<unsigned char>(s[i + 2])) < 0) {
+        return false;
+      }
+      i += 2;
+    } else if (!chars::kTarget[c]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace torsion::web

@@ -39,4 +39,9 @@ std::string_view findField(std::span<const HeaderField> fields, std::string_view
 // Connection, Transfer-Encoding, Expect, Upgrade.
 bool listContains(std::string_view value, std::string_view token) noexcept;
 
+// The bytes an origin-form or absolute-form request-target may hold (RFC 3986 characters, plus
+// a few that browsers send unencoded, see http_parser.hpp), every "%" followed by two hex
+// digits. The empty string passes; callers that need a target check for that.
+bool isTargetBytes(std::string_view s) noexcept;
+
 }  // namespace torsion::web

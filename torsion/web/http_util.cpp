@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "torsion/web/http_chars.hpp"
 #include "torsion/web/request.hpp"
 
 namespace torsion::web {
@@ -102,20 +103,14 @@ std::string_view reasonPhrase(int code) noexcept {
 
 namespace {
 
-int hexValue(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string decodeComponent(std::string_view text, bool plusIsSpace) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '%' && i + 2 < text.size()) {
-      int hi = hexValue(text[i + 1]), lo = hexValue(text[i + 2]);
+      int hi = chars::hexValue(static_cast<unsigned char>(text[i + 1]));
+      int lo = chars::hexValue(static_cast<unsigned char>(text[i + 2]));
       if (hi >= 0 && lo >= 0) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;
