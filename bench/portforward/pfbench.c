@@ -9,10 +9,11 @@
  *                                   prints the median, p99 and mean round trip in us
  *   pfbench relay PORT DEST [splice]
  *                                   a reference relay: accept on PORT, connect to DEST, copy
- *                                   both ways with poll and read/write on 64 KiB (what an
- *                                   event loop's relay does) or, with "splice", move the bytes
- *                                   through a pipe with splice(2) without copying them to user
- *                                   space; half-close is passed on; one connection at a time
+ *                                   both ways, non-blocking with poll, read/write on 64 KiB
+ *                                   (what an event loop's relay does) or, with "splice", move
+ *                                   the bytes through a pipe with splice(2) without copying
+ *                                   them to user space; backpressure both ways, half-close
+ *                                   passed on; one connection at a time
  *
  * Targets serve one connection at a time, each with blocking calls on big buffers, so a
  * single stream is never waiting on them: one read or write moves up to 1 MiB. The benchmark
@@ -178,39 +179,57 @@ static void pingpong(int port, int n, size_t size) {
   free(rtt);
 }
 
-/* One direction of the reference relay. Returns 0 on EOF (passed on as a half-close), 1 when
- * bytes moved, -1 on an error. */
-static int copy_once(int from, int to, int pipefd[2], int use_splice) {
-  static char buf[64 * 1024];
-  if (use_splice) {
-    ssize_t n = splice(from, NULL, pipefd[1], NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n < 0) return errno == EAGAIN ? 1 : -1;
-    if (n == 0) {
-      shutdown(to, SHUT_WR);
-      return 0;
-    }
-    while (n > 0) {
-      ssize_t w = splice(pipefd[0], NULL, to, NULL, (size_t)n, SPLICE_F_MOVE);
-      if (w <= 0) return -1;
-      n -= w;
-    }
-    return 1;
+/* One direction of the reference relay: bytes read from `from` wait in `buf` (or, with
+ * splice, in the pipe) until `to` takes them; nothing more is read while some wait, so the
+ * relay holds at most one buffer per direction and a slow side pauses the other. */
+struct direction {
+  int from, to;
+  int pipefd[2];
+  char buf[64 * 1024];
+  size_t off, pending;
+  int eof, shut;
+};
+
+static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Writes what is pending without blocking. Returns -1 on an error. */
+static int flush_direction(struct direction* d, int use_splice) {
+  while (d->pending > 0) {
+    ssize_t w = use_splice ? splice(d->pipefd[0], NULL, d->to, NULL, d->pending,
+                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+                           : write(d->to, d->buf + d->off, d->pending);
+    if (w < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    d->off += (size_t)w;
+    d->pending -= (size_t)w;
   }
-  ssize_t n = read(from, buf, sizeof buf);
-  if (n < 0) return errno == EINTR || errno == EAGAIN ? 1 : -1;
-  if (n == 0) {
-    shutdown(to, SHUT_WR);
-    return 0;
+  d->off = 0;
+  if (d->eof && !d->shut) {
+    shutdown(d->to, SHUT_WR); /* the half-close passes on once every byte has */
+    d->shut = 1;
   }
-  return write_all(to, buf, (size_t)n) == 0 ? 1 : -1;
+  return 0;
+}
+
+/* Reads and forwards at most 8 times per readiness, as an event loop does. */
+static int pump_direction(struct direction* d, int use_splice) {
+  for (int i = 0; i < 8 && d->pending == 0 && !d->eof; ++i) {
+    ssize_t n = use_splice ? splice(d->from, NULL, d->pipefd[1], NULL, 1 << 20,
+                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
+                           : read(d->from, d->buf, sizeof d->buf);
+    if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0) d->eof = 1;
+    d->pending = (size_t)n;
+    if (flush_direction(d, use_splice) != 0) return -1;
+  }
+  return 0;
 }
 
 static void relay(int port, int dest, int use_splice) {
+  static struct direction dirs[2];
   int lfd = listen_on(port);
-  int pipes[2][2];
   for (int i = 0; i < 2; ++i) {
-    if (pipe(pipes[i]) != 0) die("pipe");
-    fcntl(pipes[i][1], F_SETPIPE_SZ, 1 << 20);
+    if (pipe(dirs[i].pipefd) != 0) die("pipe");
+    fcntl(dirs[i].pipefd[1], F_SETPIPE_SZ, 1 << 20);
   }
   for (;;) {
     int a = accept(lfd, NULL, NULL);
@@ -220,28 +239,40 @@ static void relay(int port, int dest, int use_splice) {
     }
     nodelay(a);
     int b = connect_to(dest);
-    struct pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-    int open[2] = {1, 1};
-    while (open[0] || open[1]) {
+    set_nonblocking(a);
+    set_nonblocking(b);
+    dirs[0].from = a, dirs[0].to = b;
+    dirs[1].from = b, dirs[1].to = a;
+    for (int i = 0; i < 2; ++i) dirs[i].off = dirs[i].pending = 0, dirs[i].eof = dirs[i].shut = 0;
+    int failed = 0;
+    while (!failed && !(dirs[0].shut && dirs[1].shut)) {
+      /* p[0] is socket a, p[1] socket b: direction i reads p[i] and writes p[1 - i]. */
+      struct pollfd p[2] = {{a, 0, 0}, {b, 0, 0}};
+      for (int i = 0; i < 2; ++i) {
+        if (!dirs[i].eof && dirs[i].pending == 0) p[i].events |= POLLIN;
+        if (dirs[i].pending > 0) p[1 - i].events |= POLLOUT;
+      }
       if (poll(p, 2, -1) < 0) {
         if (errno == EINTR) continue;
         break;
       }
-      int failed = 0;
-      for (int i = 0; i < 2; ++i) {
-        if (open[i] && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-          int r = copy_once(p[i].fd, p[1 - i].fd, pipes[i], use_splice);
-          if (r < 0) failed = 1;
-          if (r == 0) {
-            open[i] = 0;
-            p[i].fd = -1;
-          }
-        }
+      for (int i = 0; i < 2 && !failed; ++i) {
+        if (p[1 - i].revents & (POLLOUT | POLLERR | POLLHUP))
+          failed = flush_direction(&dirs[i], use_splice) != 0;
+        if (!failed && (p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+          failed = pump_direction(&dirs[i], use_splice) != 0;
       }
-      if (failed) break;
     }
     close(a);
     close(b);
+    if (use_splice) { /* drop what a failed connection left in the pipes */
+      for (int i = 0; i < 2; ++i) {
+        static char drain[65536];
+        set_nonblocking(dirs[i].pipefd[0]);
+        while (read(dirs[i].pipefd[0], drain, sizeof drain) > 0) {
+        }
+      }
+    }
   }
 }
 
