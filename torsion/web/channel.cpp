@@ -47,7 +47,6 @@ struct Request::Internal {
       r.bodyReceiver_ = nullptr;
       r.pendingBody_.clear();
       r.bodyDone_ = false;
-      r.bodyFailure_.reset();
       r.code_ = 200;
       r.message_.clear();
       r.responseHeaders_.clear();
@@ -84,7 +83,7 @@ struct Request::Internal {
     r.keepAlive_ = head.keepAlive;
     r.head_ = head.method == "HEAD";
     for (const auto& field : head.fields) {
-      r.requestHeaders_.addRawHeader(field.name, field.value);
+      r.requestHeaders_.addParsedHeader(field.name, field.value);  // the parser checked them
     }
     if (!r.query_.empty()) {
       parseQueryArgs(r.query_, r.args_);
@@ -109,7 +108,6 @@ struct Request::Internal {
   static void lost(Request& r, const Failure& reason) { r.connectionLost(reason); }
   static bool keepAlive(const Request& r) { return r.keepAlive_ && !r.closeAfter_; }
   static std::uint64_t bytesSent(const Request& r) { return r.bytesSent_; }
-  static void closeAfter(Request& r) { r.closeAfter_ = true; }
 };
 
 HTTPChannel::HTTPChannel(Site& site) : site_(site), parser_(*this, site.options().limits) {}
@@ -153,15 +151,15 @@ void HTTPChannel::dataReceived(std::string_view data) {
   if (closing_) {
     return;
   }
-  if (current_ && messageComplete_ && !pending_.empty()) {
-    pending_.append(data);
-  } else if (current_ && messageComplete_) {
-    // The parser waits for the current response: hold the next requests.
-    pending_.assign(data);
+  if (current_ && messageComplete_) {
+    holdPipelined(data);  // the parser waits for the current response
   } else {
     process(data);
-    return;
   }
+}
+
+void HTTPChannel::holdPipelined(std::string_view data) {
+  pending_.append(data);
   if (pending_.size() > site_.options().maxPipelinedBytes && !readingPaused_) {
     readingPaused_ = true;
     transport->pauseProducing();
@@ -182,11 +180,7 @@ void HTTPChannel::process(std::string_view data) {
   }
   if (used < data.size()) {
     // Paused after a complete request whose response is unfinished.
-    pending_.assign(data.substr(used));
-    if (pending_.size() > site_.options().maxPipelinedBytes && !readingPaused_) {
-      readingPaused_ = true;
-      transport->pauseProducing();
-    }
+    holdPipelined(data.substr(used));
     return;
   }
   if (!current_) {
@@ -203,18 +197,8 @@ void HTTPChannel::onRequestHead(const RequestHead& head) {
   if (idleCall_.active()) idleCall_.cancel();
   current_ = Request::Internal::make(this, &site_, spare_);
   messageComplete_ = false;
-  rendered_ = false;
   Request& r = *current_;
-  try {
-    Request::Internal::fill(r, head);
-  } catch (const std::exception&) {
-    // A field the parser accepted that Headers refuses (a value with surrounding whitespace
-    // cannot reach here; this is a safety net).
-    current_.reset();
-    respondError(400, "invalid header field");
-    parser_.pause();
-    return;
-  }
+  Request::Internal::fill(r, head);
   resource_ = site_.getResourceFor(r);
   streaming_ = resource_->streamsRequestBody(r);
   bool hasBody = head.framing != BodyFraming::None &&
@@ -272,7 +256,6 @@ void HTTPChannel::onMessageComplete() {
 }
 
 void HTTPChannel::render() {
-  rendered_ = true;
   auto request = current_;
   auto resource = resource_;
   auto failed = [request](const Failure& failure) {

@@ -48,6 +48,9 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   void onMessageComplete() override;
 
   void process(std::string_view data);
+  // Keeps pipelined bytes until the current response is finished; pauses reading past
+  // SiteOptions::maxPipelinedBytes.
+  void holdPipelined(std::string_view data);
   void render();
   void respondError(int status, std::string_view reason);
   void armIdleTimer();
@@ -62,7 +65,6 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   std::shared_ptr<Resource> resource_;
   bool streaming_ = false;
   bool messageComplete_ = false;
-  bool rendered_ = false;
   bool closing_ = false;
   bool inFeed_ = false;
   bool readingPaused_ = false;  // by the pipelining bound

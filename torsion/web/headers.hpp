@@ -37,6 +37,11 @@ class Headers {
 
   // Appends a field (a repeated name keeps every value, in order).
   void addRawHeader(std::string_view name, std::string_view value);
+  // addRawHeader without the checks, for a field the HTTP parser has already validated (a
+  // token name, a valid field value): the server fills request headers this way.
+  void addParsedHeader(std::string_view name, std::string_view value) {
+    entries_.push_back(store(name, value));
+  }
   // Replaces every field called `name` with these values (none: removes it). The first new
   // value takes the place of the first old one, so the order of other fields is kept.
   void setRawHeaders(std::string_view name, const std::vector<std::string_view>& values);

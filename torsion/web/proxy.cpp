@@ -28,26 +28,6 @@ bool hopByHop(std::string_view name, std::string_view connectionValue) {
   return listContains(connectionValue, name);
 }
 
-// Percent-encodes a decoded path segment for the upstream request line.
-std::string encodeSegment(std::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : segment) {
-    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '$' ||
-                      c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' ||
-                      c == ',' || c == ';' || c == '=' || c == ':' || c == '@';
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 void badGateway(Request& request, std::string_view why) {
   if (request.finished()) {
     return;
@@ -192,8 +172,8 @@ ReverseProxyResource::ReverseProxyResource(IReactorNet& net, std::string host, s
     : net_(net), host_(std::move(host)), port_(port), path_(std::move(path)) {}
 
 std::shared_ptr<Resource> ReverseProxyResource::getChild(std::string_view segment, Request&) {
-  return std::make_shared<ReverseProxyResource>(net_, host_, port_,
-                                                path_ + "/" + encodeSegment(segment));
+  return std::make_shared<ReverseProxyResource>(
+      net_, host_, port_, path_ + "/" + percentEncode(segment, "!$&'()*+,;=:@"));
 }
 
 RenderResult ReverseProxyResource::render(Request& request) {

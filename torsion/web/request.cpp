@@ -112,17 +112,16 @@ void Request::receiveBody(RequestBodyReceiver& receiver) {
   bodyReceiver_ = &receiver;
 }
 
-IProducer& Request::bodyProducer() {
-  if (channel_ == nullptr) {
-    // The connection is gone: pausing it does nothing.
-    struct Idle final : IProducer {
-      void stopProducing() override {}
-      void resumeProducing() override {}
-    };
-    static Idle idle;
-    return idle;
-  }
-  return *channel_;
+// Forwards to the connection while there is one: a resource may keep the producer (inside
+// the request it holds) past the connection's end, when pausing it does nothing.
+void Request::BodyProducer::pauseProducing() {
+  if (request_.channel_ != nullptr) request_.channel_->pauseProducing();
+}
+void Request::BodyProducer::resumeProducing() {
+  if (request_.channel_ != nullptr) request_.channel_->resumeProducing();
+}
+void Request::BodyProducer::stopProducing() {
+  if (request_.channel_ != nullptr) request_.channel_->stopProducing();
 }
 
 void Request::setResponseCode(int code, std::string_view message) {
@@ -202,8 +201,9 @@ CacheState Request::setETag(std::string_view etag) {
 
 void Request::sendHeaders() {
   startedWriting_ = true;
-  std::string head;
-  head.reserve(256);
+  // Built in pendingHead_, whose capacity a reused Request keeps: no allocation per response.
+  std::string& head = pendingHead_;
+  head.clear();
   head.append("HTTP/1.1 ").append(std::to_string(code_)).append(" ");
   head.append(message_.empty() ? reasonPhrase(code_) : std::string_view(message_));
   head.append("\r\nDate: ").append(currentDate()).append("\r\n");
@@ -241,7 +241,11 @@ void Request::sendHeaders() {
   }
   responseHeaders_.serialize(head);
   head.append("\r\n");
-  pendingHead_ = std::move(head);
+}
+
+void Request::flushHead(std::string_view body) {
+  channel_->send(pendingHead_, body);
+  pendingHead_.clear();
 }
 
 void Request::write(std::string_view data) {
@@ -258,13 +262,11 @@ void Request::write(std::string_view data) {
   std::string_view payload = body ? data : std::string_view();
   bytesSent_ += payload.size();
   if (!pendingHead_.empty()) {
-    std::string head = std::move(pendingHead_);
-    pendingHead_.clear();
     if (chunked_ && !payload.empty()) {
-      channel_->send(head, {});
+      flushHead();
       channel_->sendChunk(payload);
     } else {
-      channel_->send(head, payload);
+      flushHead(payload);
     }
     return;
   }
@@ -283,9 +285,7 @@ bool Request::beginRawBody() {
     sendHeaders();
   }
   if (!pendingHead_.empty() && channel_ != nullptr) {
-    std::string head = std::move(pendingHead_);
-    pendingHead_.clear();
-    channel_->send(head, {});
+    flushHead();
   }
   return !chunked_ && !head_ && bodyAllowed(code_) && channel_ != nullptr && !lost_;
 }
@@ -305,9 +305,7 @@ void Request::finish() {
     sendHeaders();
   }
   if (!pendingHead_.empty()) {
-    std::string head = std::move(pendingHead_);
-    pendingHead_.clear();
-    channel_->send(head, chunked_ ? std::string_view("0\r\n\r\n") : std::string_view());
+    flushHead(chunked_ ? std::string_view("0\r\n\r\n") : std::string_view());
   } else if (chunked_) {
     channel_->send("0\r\n\r\n", {});
   }

@@ -110,7 +110,7 @@ class Request : public std::enable_shared_from_this<Request> {
   // that arrived before are delivered at once. `receiver` must stay alive until bodyComplete or
   // bodyFailed. bodyProducer() pauses/resumes reading the connection (backpressure).
   void receiveBody(RequestBodyReceiver& receiver);
-  IProducer& bodyProducer();
+  IProducer& bodyProducer() noexcept { return bodyProducer_; }
 
   // ---- the response -------------------------------------------------------------------
   // The status and its reason phrase (the standard one when empty).
@@ -166,6 +166,8 @@ class Request : public std::enable_shared_from_this<Request> {
   Request(HTTPChannel* channel, Site* site);
 
   void sendHeaders();
+  // Sends the status line and headers built by sendHeaders(), with `body` after them.
+  void flushHead(std::string_view body = {});
   void connectionLost(const Failure& reason);
 
   HTTPChannel* channel_;
@@ -181,7 +183,6 @@ class Request : public std::enable_shared_from_this<Request> {
   RequestBodyReceiver* bodyReceiver_ = nullptr;
   std::string pendingBody_;
   bool bodyDone_ = false;
-  std::optional<Failure> bodyFailure_;
 
   int code_ = 200;
   std::string message_;
@@ -195,6 +196,18 @@ class Request : public std::enable_shared_from_this<Request> {
   std::vector<Deferred<void>> finishWaiters_;
   std::optional<Failure> lost_;
   std::shared_ptr<Session> session_;
+
+  class BodyProducer final : public IProducer {
+   public:
+    explicit BodyProducer(Request& request) : request_(request) {}
+    void pauseProducing() override;
+    void resumeProducing() override;
+    void stopProducing() override;
+
+   private:
+    Request& request_;
+  };
+  BodyProducer bodyProducer_{*this};
 };
 
 // The reason phrase of a status code ("OK", "Not Found"); "Unknown" for others.
@@ -202,6 +215,9 @@ std::string_view reasonPhrase(int code) noexcept;
 
 // Percent-decodes `text` ("+" stays "+"); invalid escapes are kept as they are.
 std::string percentDecode(std::string_view text);
+// Percent-encodes every byte of `text` but RFC 3986's unreserved characters and those in
+// `keep` (e.g. "!$&'()*+,;=:@", what a path segment may hold as it is).
+std::string percentEncode(std::string_view text, std::string_view keep = {});
 // Parses "a=1&b=2" (with "+" as space) into `args`, appending.
 void parseQueryArgs(std::string_view query, Request::Args& args);
 // An HTTP date (RFC 9110 IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT".

@@ -350,28 +350,6 @@ class FileSender final : public IProducer {
   std::shared_ptr<FileSender> self_;
 };
 
-bool isUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-std::string percentEncode(std::string_view name) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(name.size());
-  for (char ch : name) {
-    auto c = static_cast<unsigned char>(ch);
-    if (isUnreserved(c)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // A regular file, open as `file`: conditional request, ranges, then the body.
 RenderResult serveFile(Request& request, UniqueFd file, const struct stat& st,
                        std::string_view name, const std::string& path, const FileOptions& options,
