@@ -46,7 +46,7 @@ void StreamServerEndpointService::listen() {
   st->failure = nullptr;
   st->synchronous = true;
   st->raiseSynchronously = raiseSynchronously_;
-  st->listening = endpoint_->listen(factory_).addCallbacks(
+  auto listening = endpoint_->listen(factory_).addCallbacks(
       [st](std::shared_ptr<IListeningPort> port) {
         st->listening.reset();
         st->port = port;
@@ -64,6 +64,9 @@ void StreamServerEndpointService::listen() {
         }
         return nullptr;
       });
+  if (!listening.called()) {
+    st->listening = std::move(listening);  // cancelled by stopService() if still pending
+  }
   st->synchronous = false;
   if (auto error = std::exchange(st->failure, nullptr)) {
     std::rethrow_exception(error);
