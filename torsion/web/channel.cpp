@@ -11,6 +11,10 @@ namespace torsion::web {
 
 namespace {
 
+// Responses gathered during one read are copied up to this size; a larger write goes out at
+// once (behind what was gathered).
+constexpr std::size_t kGatherLimit = 16 * 1024;
+
 const Logger& log() {
   static const Logger logger("torsion.web.server");
   return logger;
@@ -114,7 +118,12 @@ HTTPChannel::HTTPChannel(Site& site) : site_(site), parser_(*this, site.options(
 
 HTTPChannel::~HTTPChannel() { cancelTimers(); }
 
-void HTTPChannel::connectionMade() { armIdleTimer(); }
+void HTTPChannel::connectionMade() {
+  if (site_.options().tcpNoDelay) {
+    transport->setTcpNoDelay(true);
+  }
+  armIdleTimer();
+}
 
 void HTTPChannel::cancelTimers() {
   if (idleCall_.active()) idleCall_.cancel();
@@ -129,9 +138,7 @@ void HTTPChannel::armIdleTimer() {
   }
   // The timers capture `this`: they are cancelled in connectionLost and the destructor.
   idleCall_ = site_.clock().callLater(site_.options().idleTimeout, [this] {
-    if (transport != nullptr) {
-      transport->loseConnection();
-    }
+    closeConnection();
   });
 }
 
@@ -167,6 +174,17 @@ void HTTPChannel::holdPipelined(std::string_view data) {
 }
 
 void HTTPChannel::process(std::string_view data) {
+  if (gathering_) {
+    feed(data);
+    return;
+  }
+  gathering_ = true;
+  feed(data);
+  gathering_ = false;
+  flushOutput();
+}
+
+void HTTPChannel::feed(std::string_view data) {
   inFeed_ = true;
   std::size_t used = parser_.feed(data);
   inFeed_ = false;
@@ -211,7 +229,7 @@ void HTTPChannel::onRequestHead(const RequestHead& head) {
   }
   if (head.expectContinue && hasBody) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    transport->write(kContinue);
+    send(kContinue, {});
   }
   if (streaming_) {
     render();
@@ -324,25 +342,68 @@ void HTTPChannel::render() {
 }
 
 void HTTPChannel::send(std::string_view head, std::string_view body) {
-  if (transport == nullptr) {
-    return;
-  }
-  if (body.empty()) {
-    transport->write(head);
-    return;
-  }
   std::string_view pieces[] = {head, body};
-  transport->writeSequence(pieces);
+  output(pieces);
 }
 
 void HTTPChannel::sendChunk(std::string_view data) {
-  if (transport == nullptr || data.empty()) {
+  if (data.empty()) {
     return;
   }
   char size[24];
   int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
   std::string_view pieces[] = {std::string_view(size, static_cast<std::size_t>(n)), data, "\r\n"};
-  transport->writeSequence(pieces);
+  output(pieces);
+}
+
+void HTTPChannel::output(std::span<const std::string_view> pieces) {
+  if (transport == nullptr) {
+    return;
+  }
+  std::size_t size = 0;
+  for (auto piece : pieces) {
+    size += piece.size();
+  }
+  if (gathering_ && out_.size() + size <= kGatherLimit) {
+    for (auto piece : pieces) {
+      out_.append(piece);
+    }
+    return;
+  }
+  // Not gathering, or too big to copy: what was gathered goes first, in the same write.
+  std::string_view all[4];
+  std::size_t count = 0;
+  if (!out_.empty()) {
+    all[count++] = out_;
+  }
+  for (auto piece : pieces) {
+    if (!piece.empty()) {
+      all[count++] = piece;
+    }
+  }
+  if (count == 1) {
+    transport->write(all[0]);
+  } else if (count > 1) {
+    transport->writeSequence(std::span<const std::string_view>(all, count));
+  }
+  out_.clear();
+}
+
+void HTTPChannel::flushOutput() {
+  if (out_.empty()) {
+    return;
+  }
+  if (transport != nullptr) {
+    transport->write(out_);
+  }
+  out_.clear();
+}
+
+void HTTPChannel::closeConnection() {
+  flushOutput();
+  if (transport != nullptr) {
+    transport->loseConnection();
+  }
 }
 
 void HTTPChannel::requestFinished(Request& request) {
@@ -356,9 +417,7 @@ void HTTPChannel::requestFinished(Request& request) {
   if (!keepAlive) {
     closing_ = true;
     cancelTimers();
-    if (transport != nullptr) {
-      transport->loseConnection();
-    }
+    closeConnection();
     return;
   }
   messageComplete_ = false;
@@ -386,11 +445,12 @@ void HTTPChannel::respondError(int status, std::string_view reason) {
                      "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
   send(head, body);
-  transport->loseConnection();
+  closeConnection();
 }
 
 void HTTPChannel::connectionLost(const Failure& reason) {
   cancelTimers();
+  out_.clear();
   closing_ = true;
   if (current_) {
     auto request = std::move(current_);
@@ -414,9 +474,7 @@ void HTTPChannel::resumeProducing() {
 }
 
 void HTTPChannel::stopProducing() {
-  if (transport != nullptr) {
-    transport->loseConnection();
-  }
+  closeConnection();
 }
 
 void HTTPChannel::writeAccessLog(const Request& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -39,6 +40,9 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   void send(std::string_view head, std::string_view body);
   // One chunk of a chunked body.
   void sendChunk(std::string_view data);
+  // Writes what was gathered while reading (see out_). Anything that reaches the transport
+  // past the channel (sendfile, a producer, loseConnection) calls this first.
+  void flushOutput();
   // The response to `request` is finished and written.
   void requestFinished(Request& request);
 
@@ -47,7 +51,12 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   void onBody(std::string_view data) override;
   void onMessageComplete() override;
 
+  // Feeds the parser with responses gathered in out_, then writes them.
   void process(std::string_view data);
+  void feed(std::string_view data);
+  // Appends to out_ while gathering, else writes now (in order after out_).
+  void output(std::span<const std::string_view> pieces);
+  void closeConnection();
   // Keeps pipelined bytes until the current response is finished; pauses reading past
   // SiteOptions::maxPipelinedBytes.
   void holdPipelined(std::string_view data);
@@ -69,7 +78,11 @@ class HTTPChannel final : public Protocol, private RequestParser::Handler, publi
   bool inFeed_ = false;
   bool readingPaused_ = false;  // by the pipelining bound
   bool bodyPaused_ = false;     // by a streaming body's receiver
+  bool gathering_ = false;      // inside process(): responses go to out_
   std::string pending_;         // pipelined bytes waiting for the current response
+  // Responses written while one read is processed go out in one write at its end, so the
+  // answers to pipelined requests share a send (and a TCP segment) instead of one each.
+  std::string out_;
   DelayedCall idleCall_;
   DelayedCall headerCall_;
 };

@@ -347,8 +347,12 @@ void Request::unregisterProducer() {
   }
 }
 
-ITransport* Request::transport() const noexcept {
-  return channel_ != nullptr && !lost_ ? channel_->transport : nullptr;
+ITransport* Request::transport() const {
+  if (channel_ == nullptr || lost_) {
+    return nullptr;
+  }
+  channel_->flushOutput();  // what the channel gathered goes before anything sent past it
+  return channel_->transport;
 }
 
 std::shared_ptr<Session> Request::getSession() {

@@ -143,7 +143,9 @@ class Request : public std::enable_shared_from_this<Request> {
   void registerProducer(IProducer& producer, bool streaming);
   void unregisterProducer();
   // The connection's transport, or null once lost or finished (for sendfile and peer details).
-  ITransport* transport() const noexcept;
+  // Responses the connection gathered to write together are written first, so whatever the
+  // caller sends through the transport directly comes after them.
+  ITransport* transport() const;
   // Whether the body will go out unchanged (no chunking, not HEAD): what sendfile needs.
   // Call after setting Content-Length. Sends the headers.
   bool beginRawBody();

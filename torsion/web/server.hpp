@@ -41,6 +41,10 @@ struct SiteOptions {
   // Bytes of pipelined requests held while an earlier response is unfinished, before reading
   // pauses.
   std::size_t maxPipelinedBytes = 64 * 1024;
+  // TCP_NODELAY on every connection (as nginx does on keep-alive ones): a response written in
+  // parts (a head, then chunks) is not held back by Nagle's algorithm waiting for an ACK.
+  // Responses to the requests of one read are written together in any case.
+  bool tcpNoDelay = true;
   // The Server header ("" for none).
   std::string serverName = "torsion";
   // Each finished request in combined log format, without the newline.
