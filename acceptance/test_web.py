@@ -161,3 +161,28 @@ def test_the_access_log_has_combined_lines(web):
     line = [ln for ln in text.splitlines() if "acceptance-agent" in ln][-1]
     assert line.startswith("127.0.0.1 - - [")
     assert '"GET /hello.txt HTTP/1.1" 200 11 "-" "acceptance-agent"' in line
+
+
+def test_h2load_h1_pipelined_smoke(web):
+    """h2load's HTTP/1.1 mode, 8 requests pipelined per connection: every one answered."""
+    need("h2load")
+    port, _, _ = web
+    r = run(["h2load", "--h1", "-n", "4000", "-c", "8", "-m", "8",
+             f"http://127.0.0.1:{port}/hello.txt"], timeout=60)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, out
+    assert "4000 succeeded, 0 failed, 0 errored, 0 timeout" in out, out
+    assert "4000 2xx" in out, out
+
+
+def test_wrk_smoke(web):
+    """wrk for one second over 8 keep-alive connections: no socket errors, no non-2xx."""
+    need("wrk")
+    port, _, _ = web
+    r = run(["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}/hello.txt"], timeout=30)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, out
+    assert "Socket errors" not in out, out
+    assert "Non-2xx" not in out, out
+    requests = re.search(r"(\d+) requests in", out)
+    assert requests and int(requests.group(1)) > 0, out
