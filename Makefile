@@ -132,7 +132,8 @@ fuzz: deps
 	cmake --build build-fuzz -j$(JOBS)
 
 # Each target starts from fuzz/corpus/<name>/ (if any) copied to a scratch directory, so a
-# run never writes into the tree. A crash fails the run and leaves its input in build-fuzz/.
+# run never writes into the tree, with the dictionary fuzz/<first word of name>.dict if there
+# is one (http.dict for http_*). A crash fails the run and leaves its input in build-fuzz/.
 FUZZ_SECONDS ?= 20
 fuzz-smoke: fuzz
 	@set -e; shopt -s nullglob; targets=(); \
@@ -142,9 +143,10 @@ fuzz-smoke: fuzz
 	  name=$$(basename "$$t"); work=build-fuzz/corpus-run/$$name; \
 	  rm -rf "$$work"; mkdir -p "$$work"; \
 	  if [ -d fuzz/corpus/$$name ]; then cp -r fuzz/corpus/$$name/. "$$work"/; fi; \
-	  echo "fuzz-smoke: $$name for $(FUZZ_SECONDS)s"; \
+	  dict=(); if [ -f "fuzz/$${name%%_*}.dict" ]; then dict=(-dict="fuzz/$${name%%_*}.dict"); fi; \
+	  echo "fuzz-smoke: $$name for $(FUZZ_SECONDS)s $${dict[*]}"; \
 	  "$$t" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
-	    "$$work" 2>&1 | tail -n 12; \
+	    "$${dict[@]}" "$$work" 2>&1 | tail -n 12; \
 	  test $${PIPESTATUS[0]} -eq 0; \
 	done
 
