@@ -53,14 +53,14 @@ std::optional<std::string_view> Request::getCookie(std::string_view name) const 
 }
 
 Address Request::getClientAddress() const {
-  if (auto* t = transport()) {
+  if (auto* t = connection()) {
     return t->getPeer();
   }
   return Address::ip("0.0.0.0", 0);
 }
 
 Address Request::getHost() const {
-  if (auto* t = transport()) {
+  if (auto* t = connection()) {
     return t->getHost();
   }
   return Address::ip("0.0.0.0", 0);
@@ -347,12 +347,16 @@ void Request::unregisterProducer() {
   }
 }
 
+ITransport* Request::connection() const noexcept {
+  return channel_ != nullptr && !lost_ ? channel_->transport : nullptr;
+}
+
 ITransport* Request::transport() const {
-  if (channel_ == nullptr || lost_) {
-    return nullptr;
+  ITransport* t = connection();
+  if (t != nullptr) {
+    channel_->flushOutput();  // what the channel gathered goes before anything sent past it
   }
-  channel_->flushOutput();  // what the channel gathered goes before anything sent past it
-  return channel_->transport;
+  return t;
 }
 
 std::shared_ptr<Session> Request::getSession() {

@@ -171,6 +171,8 @@ class Request : public std::enable_shared_from_this<Request> {
   // Sends the status line and headers built by sendHeaders(), with `body` after them.
   void flushHead(std::string_view body = {});
   void connectionLost(const Failure& reason);
+  // The transport without flushing the channel (for addresses).
+  ITransport* connection() const noexcept;
 
   HTTPChannel* channel_;
   Site* site_;
