@@ -137,9 +137,7 @@ void HTTPChannel::armIdleTimer() {
     return;
   }
   // The timers capture `this`: they are cancelled in connectionLost and the destructor.
-  idleCall_ = site_.clock().callLater(site_.options().idleTimeout, [this] {
-    closeConnection();
-  });
+  idleCall_ = site_.clock().callLater(site_.options().idleTimeout, [this] { closeConnection(); });
 }
 
 void HTTPChannel::armHeaderTimer() {
@@ -473,9 +471,7 @@ void HTTPChannel::resumeProducing() {
   }
 }
 
-void HTTPChannel::stopProducing() {
-  closeConnection();
-}
+void HTTPChannel::stopProducing() { closeConnection(); }
 
 void HTTPChannel::writeAccessLog(const Request& r) {
   const auto& logLine = site_.options().accessLog;
