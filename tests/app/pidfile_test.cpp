@@ -212,6 +212,24 @@ TEST(PidFile, reportsADirectoryItCannotWriteIn) {
   }
 }
 
+TEST(PidFile, warnsWhenItCannotRemoveItsFileAfterDroppingPrivileges) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);  // others may not delete in it
+  Child child([&] {
+    testing::LogCapture capture;
+    PidFile pidFile = PidFile::acquire(dir / "x.pid");
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 2;  // nobody, as after --uid
+    pidFile.release();
+    return capture.contains("Could not remove the pid file " + (dir / "x.pid").string() +
+                            ": Permission denied")
+               ? 0
+               : 1;
+  });
+  EXPECT_EQ(child.wait(), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "x.pid"));
+}
+
 TEST(PidFile, leavesAFileThatNoLongerHoldsOurPid) {
   TempDir dir;
   PidFile pidFile = PidFile::acquire(dir / "x.pid");

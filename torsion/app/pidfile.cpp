@@ -216,7 +216,12 @@ void PidFile::release() noexcept {
   if (pid == 0 || pid != ::getpid()) return;
   try {
     const std::optional<Found> found = readFound(path_);
-    if (found && found->pid == pid) ::unlink(path_.c_str());
+    if (found && found->pid == pid && ::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      // Typically after --uid: the new user may not write the pid file's directory. The
+      // next start finds the file stale and replaces it; twistd warns the same way.
+      log().warn("Could not remove the pid file {path}: {why}",
+                 {{"path", path_.string()}, {"why", errnoText(errno)}});
+    }
   } catch (...) {
     // Garbage or unreadable: not ours any more, so not ours to remove.
   }
