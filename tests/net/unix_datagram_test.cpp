@@ -105,6 +105,17 @@ TEST_P(UnixDatagram, connectingToAMissingPathIsConnectionRefused) {
   EXPECT_FALSE(exists(clientPath));  // the name it bound is given back
 }
 
+TEST_P(UnixDatagram, connectingToAStreamSocketIsConnectionFailedWithItsErrno) {
+  auto stream = net.listenUNIX(dir.file("stream"), std::make_shared<Factory>());
+  try {
+    net.connectUNIXDatagram(dir.file("stream"), client, clientPath);
+    FAIL() << "a datagram socket connected to a stream socket";
+  } catch (const ConnectionFailed& e) {
+    EXPECT_EQ(e.osError(), EPROTOTYPE) << e.what();
+  }
+  EXPECT_EQ(client->started, 0);
+}
+
 TEST_P(UnixDatagram, aPeerThatIsGoneIsConnectionFailed) {
   auto sp = net.listenUNIXDatagram(serverPath, server);
   auto cp = net.connectUNIXDatagram(serverPath, client, clientPath);

@@ -28,8 +28,8 @@ Failure connectFailure(int err) {
     case ETIMEDOUT:
       return Failure(ConnectTimeoutError());
     default:
-      return Failure(
-          ConnectionFailed(fmt::format("An error occurred while connecting: {}.", errnoText(err))));
+      return Failure(ConnectionFailed(
+          fmt::format("An error occurred while connecting: {}.", errnoText(err)), err));
   }
 }
 

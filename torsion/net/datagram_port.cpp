@@ -175,7 +175,8 @@ void DatagramPort::connect(const Address& peer) {
   sockaddr_storage ss;
   const socklen_t len = peer.toSockaddr(ss);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    throw ConnectionFailed(errnoText(errno));
+    const int err = errno;
+    throw ConnectionFailed(errnoText(err), err);
   }
   connected_ = true;
 }

@@ -79,7 +79,15 @@ class UserError : public ConnectError {
 // Any other failure of connect(): unreachable network, no route...
 class ConnectionFailed : public ConnectError {
  public:
-  explicit ConnectionFailed(const std::string& what) : ConnectError(what) {}
+  // `osError` is the errno that made connect() fail, 0 when there was none (Twisted's
+  // ConnectError.osError), so callers can tell ENETUNREACH from EHOSTUNREACH without parsing
+  // the message.
+  explicit ConnectionFailed(const std::string& what, int osError = 0)
+      : ConnectError(what), osError_(osError) {}
+  int osError() const noexcept { return osError_; }
+
+ private:
+  int osError_;
 };
 
 // listen failed (address in use, permission, bad interface).

@@ -437,7 +437,10 @@ std::shared_ptr<IDatagramTransport> NetworkImpl::connectUNIXDatagram(
   if (!protocol) throw std::invalid_argument("connectUNIXDatagram: null protocol");
   const Address peer = Address::unix(path, Address::Type::datagram);
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw ConnectionFailed(errnoText(errno));
+  if (fd < 0) {
+    const int err = errno;
+    throw ConnectionFailed(errnoText(err), err);
+  }
   std::string boundPath;
   sockaddr_storage ss;
   if (!bindPath.empty()) {
@@ -456,7 +459,7 @@ std::shared_ptr<IDatagramTransport> NetworkImpl::connectUNIXDatagram(
     ::close(fd);
     if (!boundPath.empty()) ::unlink(boundPath.c_str());
     if (err == ECONNREFUSED || err == ENOENT) throw ConnectionRefusedError(errnoText(err));
-    throw ConnectionFailed(errnoText(err));
+    throw ConnectionFailed(errnoText(err), err);
   }
   auto p =
       std::make_shared<DatagramPort>(*this, fd, AF_UNIX, std::move(protocol), 65536, boundPath);

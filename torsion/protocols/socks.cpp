@@ -90,12 +90,6 @@ bool sameSecret(std::string_view expected, std::string_view given) {
   return diff == 0;
 }
 
-std::string errnoText(int err) {
-  std::array<char, 128> buf{};
-  // The GNU strerror_r returns the text (in buf or a static string).
-  return ::strerror_r(err, buf.data(), buf.size());
-}
-
 std::string endpointText(const Address& a) {
   if (!a.isIP()) return a.toString();
   if (a.family() == Address::Family::ipv6) {
@@ -109,15 +103,9 @@ std::string endpointText(const Address& a) {
 Socks5Reply socks5ReplyFor(const Failure& reason) {
   if (reason.check<ConnectionRefusedError>()) return Socks5Reply::connectionRefused;
   if (reason.check<DNSLookupError, ConnectTimeoutError>()) return Socks5Reply::hostUnreachable;
-  if (reason.check<ConnectionFailed>()) {
-    // The network layer reports the errno only in its message.
-    const std::string message = reason.getErrorMessage();
-    if (message.find(errnoText(ENETUNREACH)) != std::string::npos) {
-      return Socks5Reply::networkUnreachable;
-    }
-    if (message.find(errnoText(EHOSTUNREACH)) != std::string::npos) {
-      return Socks5Reply::hostUnreachable;
-    }
+  if (const auto* failed = reason.value<ConnectionFailed>()) {
+    if (failed->osError() == ENETUNREACH) return Socks5Reply::networkUnreachable;
+    if (failed->osError() == EHOSTUNREACH) return Socks5Reply::hostUnreachable;
   }
   return Socks5Reply::generalFailure;
 }
