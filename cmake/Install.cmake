@@ -42,5 +42,16 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
 else()
   set(TORSION_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 endif()
+# OpenSSL (torsion/tls) is private to the library: a shared libtorsion links it itself
+# (Requires.private), a static one leaves it to its users (Requires, as plain `pkg-config
+# --libs` ignores the private list).
+get_target_property(_torsion_type torsion TYPE)
+if(_torsion_type STREQUAL "STATIC_LIBRARY")
+  set(TORSION_PC_REQUIRES_OPENSSL "openssl >= 3")
+  set(TORSION_PC_REQUIRES_PRIVATE_OPENSSL "")
+else()
+  set(TORSION_PC_REQUIRES_OPENSSL "")
+  set(TORSION_PC_REQUIRES_PRIVATE_OPENSSL "openssl >= 3")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/torsion.pc.in ${PROJECT_BINARY_DIR}/torsion.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/torsion.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -170,15 +170,27 @@ constexpr std::array<std::string_view, 4> kTCPClientParams{"host", "port", "time
                                                            "bindAddress"};
 constexpr std::array<std::string_view, 4> kUNIXClientParams{"path", "timeout", "checkPID",
                                                             "lockfile"};
+constexpr std::array<std::string_view, 6> kSSLServerParams{
+    "port", "privateKey", "certKey", "extraCertChain", "interface", "backlog"};
+constexpr std::array<std::string_view, 8> kSSLClientParams{
+    "host", "port", "timeout", "bindAddress", "caCertsDir", "certKey", "privateKey", "hostname"};
+constexpr std::array<std::string_view, 7> kTLSClientParams{
+    "host", "port", "timeout", "bindAddress", "certificate", "privateKey", "trustRoots"};
 
-// Types Twisted has that torsion does not have yet.
-void refuseUnavailable(const std::string& type, const std::string& written) {
-  if (type == "ssl" || type == "tls") {
-    bad(fmt::format("endpoint type '{}' is not available yet: TLS endpoints come in a later "
-                    "release",
-                    shown(written)),
-        written);
+// A file or directory name: present and not empty (the file itself is read later).
+std::string fileName(const std::optional<std::string>& v, std::string_view name) {
+  if (!v) return {};
+  if (v->empty()) bad(fmt::format("empty {}: a file name is needed", name), name);
+  return *v;
+}
+
+std::string bindAddress(const std::string& s) {
+  try {
+    (void)Address::ip(s, 0);
+  } catch (const std::invalid_argument&) {
+    bad(fmt::format("bad bindAddress '{}': not a numeric IP address", shown(s)), s);
   }
+  return s;
 }
 
 TCPServerDescription tcpServer(const EndpointDescription& d, bool ipv6) {
@@ -244,14 +256,62 @@ TCPClientDescription tcpClient(const EndpointDescription& d, bool ipv6) {
   if (out.host.empty()) bad("empty host", out.host);
   out.port = port(required(v[1], "port", sig.what), 1);
   if (v[2]) out.timeout = seconds(*v[2], "timeout");
-  if (v[3]) {
-    try {
-      (void)Address::ip(*v[3], 0);
-    } catch (const std::invalid_argument&) {
-      bad(fmt::format("bad bindAddress '{}': not a numeric IP address", shown(*v[3])), *v[3]);
-    }
-    out.bindAddress = *v[3];
+  if (v[3]) out.bindAddress = bindAddress(*v[3]);
+  return out;
+}
+
+SSLServerDescription sslServer(const EndpointDescription& d) {
+  // Positionally only what Twisted's _parseSSL takes first (its fourth is sslmethod).
+  const Signature sig{"ssl server", kSSLServerParams, 3, false};
+  const auto v = bind(d, sig);
+  SSLServerDescription out;
+  out.port = port(required(v[0], "port", sig.what), 0);
+  if (v[1]) out.privateKey = fileName(v[1], "privateKey");
+  out.certKey = fileName(v[2], "certKey");
+  out.extraCertChain = fileName(v[3], "extraCertChain");
+  if (v[4]) out.interface = *v[4];
+  if (v[5]) out.backlog = nonNegativeInt(*v[5], "backlog");
+  return out;
+}
+
+SSLClientDescription sslClient(const EndpointDescription& d) {
+  const Signature sig{"ssl client", kSSLClientParams, 2, true};
+  const auto v = bind(d, sig);
+  SSLClientDescription out;
+  out.tcp.host = required(v[0], "host", sig.what);
+  if (out.tcp.host.empty()) bad("empty host", out.tcp.host);
+  out.tcp.port = port(required(v[1], "port", sig.what), 1);
+  if (v[2]) out.tcp.timeout = seconds(*v[2], "timeout");
+  if (v[3]) out.tcp.bindAddress = bindAddress(*v[3]);
+  out.caCertsDir = fileName(v[4], "caCertsDir");
+  out.certKey = fileName(v[5], "certKey");
+  out.privateKey = fileName(v[6], "privateKey");
+  if (!out.privateKey.empty() && out.certKey.empty()) {
+    bad("privateKey given without certKey (the client certificate it belongs to)", "privateKey");
   }
+  if (v[7]) {
+    if (v[7]->empty()) bad("empty hostname", "hostname");
+    out.hostname = *v[7];
+  }
+  return out;
+}
+
+TLSClientDescription tlsClient(const EndpointDescription& d) {
+  const Signature sig{"tls client", kTLSClientParams, 2, true};
+  const auto v = bind(d, sig);
+  TLSClientDescription out;
+  out.host = required(v[0], "host", sig.what);
+  if (out.host.empty()) bad("empty host", out.host);
+  out.port = port(required(v[1], "port", sig.what), 1);
+  if (v[2]) out.timeout = seconds(*v[2], "timeout");
+  if (v[3]) out.bindAddress = bindAddress(*v[3]);
+  out.certificate = fileName(v[4], "certificate");
+  out.privateKey = fileName(v[5], "privateKey");
+  if (!out.privateKey.empty() && out.certificate.empty()) {
+    bad("privateKey given without certificate (the client certificate it belongs to)",
+        "privateKey");
+  }
+  out.trustRoots = fileName(v[6], "trustRoots");
   return out;
 }
 
@@ -346,8 +406,14 @@ ServerDescription parseServerDescription(std::string_view description) {
   if (type == "tcp6") return tcpServer(d, true);
   if (type == "unix") return unixServer(d);
   if (type == "systemd") return systemdServer(d);
-  refuseUnavailable(type, d.type);
-  bad(fmt::format("unknown endpoint type '{}' (known server types: tcp, tcp6, unix, systemd)",
+  if (type == "ssl") return sslServer(d);
+  if (type == "tls") {
+    bad(fmt::format("'{}' is a client endpoint type: a TLS server is 'ssl:PORT:privateKey=...'",
+                    shown(d.type)),
+        d.type);
+  }
+  bad(fmt::format("unknown endpoint type '{}' (known server types: tcp, tcp6, unix, systemd, "
+                  "ssl)",
                   shown(d.type)),
       d.type);
 }
@@ -358,8 +424,9 @@ ClientDescription parseClientDescription(std::string_view description) {
   if (type == "tcp") return tcpClient(d, false);
   if (type == "tcp6") return tcpClient(d, true);
   if (type == "unix") return unixClient(d);
-  refuseUnavailable(type, d.type);
-  bad(fmt::format("unknown endpoint type '{}' (known client types: tcp, tcp6, unix)",
+  if (type == "ssl") return sslClient(d);
+  if (type == "tls") return tlsClient(d);
+  bad(fmt::format("unknown endpoint type '{}' (known client types: tcp, tcp6, unix, ssl, tls)",
                   shown(d.type)),
       d.type);
 }

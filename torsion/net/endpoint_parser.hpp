@@ -10,8 +10,10 @@
 //   tcp:8080:interface=127.0.0.1         server, IPv4 (tcp6: IPv6, interface defaults to ::)
 //   unix:/run/app.sock:mode=660          server, Unix (a leading '@' or NUL: abstract name)
 //   systemd:domain=INET:index=0          server, a socket passed by systemd
+//   ssl:443:privateKey=key.pem:certKey=cert.pem   server, TLS over IPv4 TCP
 //   tcp:host=example.com:port=80         client (or positionally: tcp:example.com:80)
 //   unix:path=/run/app.sock:timeout=5    client, Unix
+//   tls:example.com:443                  client, TLS, verifying example.com's certificate
 //
 // Positional arguments fill the type's parameters in order (as Python arguments do); the
 // tables in endpoint_parser.cpp list them. Departures from Twisted, all towards refusing what
@@ -98,13 +100,30 @@ struct SystemdServerDescription {
                          const SystemdServerDescription&) = default;
 };
 
-using ServerDescription =
-    std::variant<TCPServerDescription, UNIXServerDescription, SystemdServerDescription>;
+// ssl:PORT[:privateKey=server.pem][:certKey=][:extraCertChain=][:interface=][:backlog=50]
+// (Twisted's SSL4ServerEndpoint string). privateKey is a PEM file holding the key (and the
+// certificate too, unless certKey names the certificate's file: certKey defaults to
+// privateKey, as in Twisted); extraCertChain a PEM file of the intermediate certificates sent
+// after it. Positionally: port, privateKey, certKey. The files are read when the endpoint is
+// made (serverFromString), not here. Twisted's sslmethod= and dhParameters= are not taken
+// (OpenSSL picks versions from TLS 1.2 up, and ECDHE needs no parameters).
+struct SSLServerDescription {
+  std::uint16_t port = 0;
+  std::string privateKey = "server.pem";
+  std::string certKey;         // "" = privateKey
+  std::string extraCertChain;  // "" = none
+  std::string interface;
+  int backlog = 50;
+  friend bool operator==(const SSLServerDescription&, const SSLServerDescription&) = default;
+};
+
+using ServerDescription = std::variant<TCPServerDescription, UNIXServerDescription,
+                                       SystemdServerDescription, SSLServerDescription>;
 
 // Parses and checks a server description: the type is known, every parameter belongs to it,
 // required ones are there, values are well formed (port 0-65535, backlog a non-negative int,
-// mode octal up to 07777, lockfile 0 or 1, Unix path non-empty and short enough). `ssl:` and
-// `tls:` are recognised and refused as not available yet. Throws EndpointStringError.
+// mode octal up to 07777, lockfile 0 or 1, Unix path non-empty and short enough, file names
+// non-empty). Throws EndpointStringError.
 ServerDescription parseServerDescription(std::string_view description);
 
 // ---- what a client description means ---------------------------------------------------------
@@ -130,7 +149,39 @@ struct UNIXClientDescription {
   friend bool operator==(const UNIXClientDescription&, const UNIXClientDescription&) = default;
 };
 
-using ClientDescription = std::variant<TCPClientDescription, UNIXClientDescription>;
+// ssl:host=H:port=P[:timeout=30][:bindAddress=][:caCertsDir=][:certKey=][:privateKey=]
+// [:hostname=]  (host and port as for tcp). The server's certificate must chain to a CA of
+// caCertsDir (every PEM file in that directory) or, without it, to the platform's CAs, and be
+// valid for `hostname` (default: host). certKey is a PEM file with a client certificate, its
+// key in privateKey (default: certKey). Departure from Twisted, whose ssl: client checks
+// nothing unless caCertsDir or hostname is given: torsion always verifies.
+struct SSLClientDescription {
+  TCPClientDescription tcp;
+  std::string caCertsDir;  // "" = platform trust
+  std::string certKey;     // "" = no client certificate
+  std::string privateKey;  // "" = certKey
+  std::string hostname;    // "" = tcp.host
+  friend bool operator==(const SSLClientDescription&, const SSLClientDescription&) = default;
+};
+
+// tls:HOST:PORT[:timeout=30][:bindAddress=][:certificate=][:privateKey=][:trustRoots=]
+// (Twisted's tls: client): connects through HostnameEndpoint and verifies that the server's
+// certificate is valid for HOST and chains to a CA of the trustRoots directory (default: the
+// platform's). certificate is a PEM file with a client certificate, its key in privateKey
+// (default: certificate). Twisted's endpoint= (an inner description) is not taken.
+struct TLSClientDescription {
+  std::string host;
+  std::uint16_t port = 0;
+  Seconds timeout = Seconds(30);
+  std::string bindAddress;  // "" = any
+  std::string certificate;  // "" = no client certificate
+  std::string privateKey;   // "" = certificate
+  std::string trustRoots;   // "" = platform trust
+  friend bool operator==(const TLSClientDescription&, const TLSClientDescription&) = default;
+};
+
+using ClientDescription = std::variant<TCPClientDescription, UNIXClientDescription,
+                                       SSLClientDescription, TLSClientDescription>;
 
 // Parses and checks a client description, as parseServerDescription does.
 ClientDescription parseClientDescription(std::string_view description);

@@ -14,6 +14,10 @@
 
 #include "torsion/defer/errors.hpp"
 #include "torsion/net/wrapping_protocol.hpp"
+#include "torsion/tls/certificate.hpp"
+#include "torsion/tls/errors.hpp"
+#include "torsion/tls/options.hpp"
+#include "torsion/tls/tls_endpoints.hpp"
 
 namespace torsion {
 
@@ -320,6 +324,42 @@ std::optional<Address> bindAddressOf(const std::string& s) {
   return Address::ip(s, 0);
 }
 
+// ---- the files of ssl: and tls: descriptions
+// ---------------------------------------------------
+
+// Runs `load`, turning a CertificateError into an EndpointStringError that names the parameter
+// and its file (the file is the part of the description at fault).
+template <class F>
+auto loading(std::string_view parameter, const std::string& file, F&& load) {
+  try {
+    return load();
+  } catch (const tls::CertificateError& e) {
+    throw EndpointStringError(fmt::format("bad {}: {}", parameter, e.what()), file);
+  }
+}
+
+// The key and certificate of one side: keyFile's first key, certFile's first certificate and
+// the rest of certFile's certificates as its chain (unless a chain file is given).
+void loadKeyPair(tls::CertificateOptions& o, std::string_view keyParam, const std::string& keyFile,
+                 std::string_view certParam, const std::string& certFile) {
+  o.privateKey = loading(keyParam, keyFile, [&] { return tls::PrivateKey::loadPEMFile(keyFile); });
+  o.certificate =
+      loading(certParam, certFile, [&] { return tls::Certificate::loadPEMFile(certFile); });
+}
+
+std::shared_ptr<const tls::TLSContext> makeContext(const tls::CertificateOptions& o,
+                                                   tls::TLSSide side, std::string_view keyParam,
+                                                   const std::string& keyFile) {
+  return loading(keyParam, keyFile, [&] { return tls::TLSContext::make(o, side); });
+}
+
+tls::TrustRoot trustFrom(std::string_view parameter, const std::string& directory) {
+  if (directory.empty()) return tls::platformTrust();
+  return loading(parameter, directory, [&] {
+    return tls::TrustRoot::fromCertificates(tls::loadCertificatesFromDirectory(directory));
+  });
+}
+
 }  // namespace
 
 // ---- servers
@@ -493,6 +533,20 @@ std::unique_ptr<IStreamServerEndpoint> serverFromString(IReactorNet& net,
     return std::make_unique<UNIXServerEndpoint>(net, unix->address, unix->backlog, unix->mode,
                                                 unix->lockfile);
   }
+  if (const auto* ssl = std::get_if<SSLServerDescription>(&d)) {
+    const std::string& certFile = ssl->certKey.empty() ? ssl->privateKey : ssl->certKey;
+    const std::string_view certParam = ssl->certKey.empty() ? "privateKey" : "certKey";
+    tls::CertificateOptions o;
+    loadKeyPair(o, "privateKey", ssl->privateKey, certParam, certFile);
+    if (!ssl->extraCertChain.empty()) {
+      o.extraCertChain = loading("extraCertChain", ssl->extraCertChain, [&] {
+        return tls::Certificate::loadPEMChainFile(ssl->extraCertChain);
+      });
+    }
+    auto context = makeContext(o, tls::TLSSide::server, "privateKey", ssl->privateKey);
+    return std::make_unique<tls::SSL4ServerEndpoint>(net, ssl->port, std::move(context),
+                                                     ssl->backlog, ssl->interface);
+  }
   const auto& systemd = std::get<SystemdServerDescription>(d);
   return std::make_unique<AdoptedStreamServerEndpoint>(net, systemdListenDescriptor(systemd.index),
                                                        systemd.family);
@@ -509,8 +563,34 @@ std::unique_ptr<IStreamClientEndpoint> clientFromString(IReactorNet& net,
     return std::make_unique<TCP4ClientEndpoint>(net, tcp->host, tcp->port, tcp->timeout,
                                                 bindAddressOf(tcp->bindAddress));
   }
-  const auto& unix = std::get<UNIXClientDescription>(d);
-  return std::make_unique<UNIXClientEndpoint>(net, unix.path, unix.timeout, unix.checkPID);
+  if (const auto* unix = std::get_if<UNIXClientDescription>(&d)) {
+    return std::make_unique<UNIXClientEndpoint>(net, unix->path, unix->timeout, unix->checkPID);
+  }
+  if (const auto* ssl = std::get_if<SSLClientDescription>(&d)) {
+    auto o = tls::optionsForClientTLS(ssl->hostname.empty() ? ssl->tcp.host : ssl->hostname,
+                                      trustFrom("caCertsDir", ssl->caCertsDir));
+    const std::string& keyFile = ssl->privateKey.empty() ? ssl->certKey : ssl->privateKey;
+    if (!ssl->certKey.empty()) {
+      loadKeyPair(o, ssl->privateKey.empty() ? "certKey" : "privateKey", keyFile, "certKey",
+                  ssl->certKey);
+    }
+    auto context = makeContext(o, tls::TLSSide::client, "privateKey", keyFile);
+    return std::make_unique<tls::TLSClientEndpoint>(
+        std::move(context),
+        std::make_unique<TCP4ClientEndpoint>(net, ssl->tcp.host, ssl->tcp.port, ssl->tcp.timeout,
+                                             bindAddressOf(ssl->tcp.bindAddress)));
+  }
+  const auto& t = std::get<TLSClientDescription>(d);
+  auto o = tls::optionsForClientTLS(t.host, trustFrom("trustRoots", t.trustRoots));
+  const std::string& keyFile = t.privateKey.empty() ? t.certificate : t.privateKey;
+  if (!t.certificate.empty()) {
+    loadKeyPair(o, t.privateKey.empty() ? "certificate" : "privateKey", keyFile, "certificate",
+                t.certificate);
+  }
+  auto context = makeContext(o, tls::TLSSide::client, "privateKey", keyFile);
+  return std::make_unique<tls::TLSClientEndpoint>(
+      std::move(context), std::make_unique<HostnameEndpoint>(net, t.host, t.port, t.timeout,
+                                                             bindAddressOf(t.bindAddress)));
 }
 
 Deferred<Protocol*> connectProtocol(IStreamClientEndpoint& endpoint,

@@ -233,14 +233,19 @@ class HostnameEndpoint : public IStreamClientEndpoint {
 // -------------------------------------------------------------------------------------
 
 // An endpoint from a server description (grammar in endpoint_parser.hpp): tcp, tcp6, unix,
-// systemd. Throws EndpointStringError for a malformed description, and, for systemd, the
+// systemd, ssl (a tls::SSL4ServerEndpoint, torsion/tls/tls_endpoints.hpp). Throws
+// EndpointStringError for a malformed description, and, for systemd, the
 // SystemdActivationError of systemdListenDescriptor (the descriptor is looked up now, as
-// Twisted does).
+// Twisted does). ssl's files are read now too: one that is missing, unreadable or not PEM, or
+// a key that does not match its certificate, is an EndpointStringError whose message names
+// the parameter and the file and whose part() is the file name.
 std::unique_ptr<IStreamServerEndpoint> serverFromString(IReactorNet& net,
                                                         std::string_view description);
 
-// An endpoint from a client description: tcp (TCP4ClientEndpoint), tcp6, unix. Throws
-// EndpointStringError.
+// An endpoint from a client description: tcp (TCP4ClientEndpoint), tcp6, unix, ssl (TLS over
+// a TCP4ClientEndpoint) and tls (TLS over a HostnameEndpoint), both tls::TLSClientEndpoint
+// verifying the server's certificate and name. Throws EndpointStringError, naming the
+// parameter and file for client certificates and CA directories as serverFromString does.
 std::unique_ptr<IStreamClientEndpoint> clientFromString(IReactorNet& net,
                                                         std::string_view description);
 

@@ -5,6 +5,7 @@
 
 #include "torsion/net/errors.hpp"
 #include "torsion/net/transport.hpp"
+#include "torsion/tls/tls_protocol.hpp"
 #include "torsion/web/channel.hpp"
 #include "torsion/web/http_syntax.hpp"
 #include "torsion/web/server.hpp"
@@ -78,8 +79,13 @@ std::string Request::getRequestHostname() const {
   return getHost().host();
 }
 
+bool Request::isSecure() const noexcept {
+  if (channel_ == nullptr || lost_ || channel_->transport == nullptr) return false;
+  return dynamic_cast<const tls::ISSLTransport*>(channel_->transport) != nullptr;
+}
+
 std::string Request::prePathURL() const {
-  std::string url = "http://";
+  std::string url = isSecure() ? "https://" : "http://";
   if (auto host = getHeader("Host")) {
     url.append(*host);
   } else {

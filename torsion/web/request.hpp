@@ -97,7 +97,9 @@ class Request : public std::enable_shared_from_this<Request> {
   Address getHost() const;
   // The Host header's name without the port, or the local address.
   std::string getRequestHostname() const;
-  bool isSecure() const noexcept { return false; }
+  // The request came over TLS (the connection's transport is a tls::ISSLTransport); false once
+  // the connection is gone. URLs built here then start with https.
+  bool isSecure() const noexcept;
 
   // The path segments walked to reach the rendering resource, and those left below it
   // (percent-decoded). A resource's getChild may move segments between them.
