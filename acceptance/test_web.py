@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from helpers import Torsiond, free_port, need, random_file, run, sha256, sha256_file
+from helpers import (Torsiond, free_port, need, random_file, run, sha256, sha256_file,
+                     tcp_listening)
 
 pytestmark = pytest.mark.web
 
@@ -186,3 +187,81 @@ def test_wrk_smoke(web):
     assert "Non-2xx" not in out, out
     requests = re.search(r"(\d+) requests in", out)
     assert requests and int(requests.group(1)) > 0, out
+
+
+@pytest.fixture(scope="module")
+def https(torsiond_bin, tmp_path_factory):
+    """`torsiond web` on an ssl: endpoint with a CA and a server certificate made by openssl
+    (for localhost and 127.0.0.1); (port, root, ca_file)."""
+    need("openssl")
+    pki = tmp_path_factory.mktemp("pki")
+    ca_key, ca_cert = pki / "ca-key.pem", pki / "ca.pem"
+    key, csr, cert = pki / "key.pem", pki / "server.csr", pki / "cert.pem"
+    ext = pki / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for argv in (
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=acceptance CA", "-keyout", str(ca_key),
+         "-out", str(ca_cert)],
+        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(csr)],
+        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert)],
+    ):
+        r = run(argv, timeout=60)
+        assert r.returncode == 0, r.stderr
+    root = tmp_path_factory.mktemp("www-tls")
+    (root / "hello.txt").write_bytes(b"hello, tls\n")
+    (root / "dir").mkdir()
+    (root / "dir" / "index.html").write_bytes(b"<p>index</p>\n")
+    random_file(root / "big.bin", 4 * 1024 * 1024)
+    port = free_port()
+    server = Torsiond(torsiond_bin, tmp_path_factory.mktemp("web-tls-run"),
+                      ["web", "--listen",
+                       f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+                       "--path", str(root)], [port])
+    server.start()
+    yield port, root, ca_cert
+    alive = server.alive()
+    status = server.stop()
+    assert not alive or status == 0, f"exit status {status} on SIGTERM\n{server.describe()}"
+
+
+def test_https_serves_files_to_a_verifying_client(https, tmp_path):
+    port, root, ca = https
+    r = curl("--cacert", str(ca), "-i", f"https://localhost:{port}/hello.txt")
+    assert r.returncode == 0, r.stderr
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == b"hello, tls\n"
+    # The big file comes through the TLS layer (no sendfile), whole.
+    out = tmp_path / "big.bin"
+    r = curl("--cacert", str(ca), "-o", str(out), f"https://127.0.0.1:{port}/big.bin")
+    assert r.returncode == 0, r.stderr
+    assert sha256_file(out) == sha256_file(root / "big.bin")
+
+
+def test_https_redirects_stay_on_https(https):
+    """A directory without its slash is redirected, never to plain http; curl -L lands on its
+    index over TLS."""
+    port, _, ca = https
+    r = curl("--cacert", str(ca), "-i", f"https://localhost:{port}/dir")
+    assert r.returncode == 0, r.stderr
+    assert re.match(rb"HTTP/1.1 30[12378]", r.stdout), r.stdout[:200]
+    location = re.search(rb"\r\nLocation: (\S+)\r\n", r.stdout)
+    assert location, r.stdout[:400]
+    assert not location.group(1).startswith(b"http://"), location.group(1)
+    r = curl("--cacert", str(ca), "-L", "-w", "%{url_effective}", f"https://localhost:{port}/dir")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"<p>index</p>\n" + f"https://localhost:{port}/dir/".encode()
+
+
+def test_https_refuses_clients_that_do_not_trust_it_and_plaintext(https):
+    port, _, _ = https
+    # curl with the system CAs only: the certificate is refused (exit 60), the server goes on.
+    r = curl(f"https://localhost:{port}/hello.txt")
+    assert r.returncode == 60, (r.returncode, r.stderr)
+    # Plain HTTP to the TLS port gets no HTTP answer; the connection is closed.
+    reply = raw(port, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"HTTP/1.1" not in reply and b"hello, tls" not in reply
+    assert tcp_listening(port)

@@ -120,10 +120,22 @@ TEST(EndpointParser, serverErrorsNameTheirPart) {
   expectErrors(
       {
           {"foo:80", "foo",
-           "unknown endpoint type 'foo' (known server types: tcp, tcp6, unix, systemd)"},
+           "unknown endpoint type 'foo' (known server types: tcp, tcp6, unix, systemd, ssl)"},
           {"", "", "unknown endpoint type ''"},
-          {"ssl:443", "ssl", "'ssl' is not available yet"},
-          {"TLS:443", "TLS", "'TLS' is not available yet"},
+          {"TLS:443", "TLS", "'TLS' is a client endpoint type: a TLS server is 'ssl:PORT"},
+          {"ssl", "port", "missing required parameter 'port' for a ssl server endpoint"},
+          {"ssl:https", "https", "bad port number 'https': not a number"},
+          {"ssl:443:privateKey=", "privateKey", "empty privateKey: a file name is needed"},
+          {"ssl:443:k.pem:certKey=", "certKey", "empty certKey"},
+          {"ssl:443:k.pem:extraCertChain=", "extraCertChain", "empty extraCertChain"},
+          {"ssl:443:k.pem:c.pem:127.0.0.1", "127.0.0.1",
+           "too many arguments for a ssl server endpoint: '127.0.0.1' (positional parameters: "
+           "port, privateKey, certKey)"},
+          {"ssl:443:sslmethod=TLSv1_2_METHOD", "sslmethod",
+           "unknown parameter 'sslmethod' for a ssl server endpoint (known: port, privateKey, "
+           "certKey, extraCertChain, interface, backlog)"},
+          {"ssl:443:dhParameters=dh.pem", "dhParameters", "unknown parameter 'dhParameters'"},
+          {"ssl:443:backlog=many", "many", "bad backlog 'many'"},
           {"tcp:80:mode=660", "mode",
            "unknown parameter 'mode' for a tcp server endpoint (known: port, interface, backlog)"},
           {"tcp:http", "http", "bad port number 'http': not a number"},
@@ -165,8 +177,25 @@ TEST(EndpointParser, clientErrorsNameTheirPart) {
   expectErrors(
       {
           {"udp:host=h:port=1", "udp",
-           "unknown endpoint type 'udp' (known client types: tcp, tcp6, unix)"},
-          {"ssl:h:443", "ssl", "not available yet"},
+           "unknown endpoint type 'udp' (known client types: tcp, tcp6, unix, ssl, tls)"},
+          {"ssl:h", "port", "missing required parameter 'port' for a ssl client endpoint"},
+          {"ssl:port=443", "host", "missing required parameter 'host'"},
+          {"ssl:h:0", "0", "bad port number '0': out of range (1-65535)"},
+          {"ssl:h:443:caCertsDir=", "caCertsDir", "empty caCertsDir"},
+          {"ssl:h:443:hostname=", "hostname", "empty hostname"},
+          {"ssl:h:443:privateKey=k.pem", "privateKey", "privateKey given without certKey"},
+          {"ssl:h:443:trustRoots=/etc", "trustRoots",
+           "unknown parameter 'trustRoots' for a ssl client endpoint"},
+          {"ssl:h:443:bindAddress=me", "me", "bad bindAddress 'me'"},
+          {"tls:h", "port", "missing required parameter 'port' for a tls client endpoint"},
+          {"tls::443", "", "empty host"},
+          {"tls:h:443:5", "5", "too many arguments for a tls client endpoint"},
+          {"tls:h:443:timeout=later", "later", "bad timeout 'later'"},
+          {"tls:h:443:privateKey=k.pem", "privateKey", "privateKey given without certificate"},
+          {"tls:h:443:certificate=", "certificate", "empty certificate"},
+          {R"(tls:h:443:endpoint=tcp\:h\:443)", "endpoint",
+           "unknown parameter 'endpoint' for a tls client endpoint"},
+          {"tls:h:443:caCertsDir=/etc", "caCertsDir", "unknown parameter 'caCertsDir'"},
           {"tcp:host=h", "port", "missing required parameter 'port' for a tcp client endpoint"},
           {"tcp:port=80", "host", "missing required parameter 'host'"},
           {"tcp::80", "", "empty host"},
@@ -260,7 +289,43 @@ TEST(EndpointParser, systemdServerNamesFamilyAndIndex) {
             (SystemdServerDescription{AF_UNIX, 1}));
 }
 
+TEST(EndpointParser, sslServerDefaultsToServerPemForKeyAndCertificate) {
+  EXPECT_EQ(std::get<SSLServerDescription>(parseServerDescription("ssl:443")),
+            (SSLServerDescription{443, "server.pem", "", "", "", 50}));
+  EXPECT_EQ(std::get<SSLServerDescription>(parseServerDescription(
+                "ssl:8443:privateKey=/k.pem:certKey=/c.pem:extraCertChain=/chain.pem:"
+                "interface=127.0.0.1:backlog=7")),
+            (SSLServerDescription{8443, "/k.pem", "/c.pem", "/chain.pem", "127.0.0.1", 7}));
+  EXPECT_EQ(std::get<SSLServerDescription>(parseServerDescription("SSL:443:/k.pem:/c.pem")),
+            (SSLServerDescription{443, "/k.pem", "/c.pem", "", "", 50}));
+  EXPECT_EQ(std::get<SSLServerDescription>(parseServerDescription(R"(ssl:443:privateKey=C\:/k)"))
+                .privateKey,
+            "C:/k");
+}
+
 // ---- client descriptions --------------------------------------------------------------------
+
+TEST(EndpointParser, sslClientTakesTcpArgumentsAndItsFiles) {
+  const auto d = std::get<SSLClientDescription>(parseClientDescription(
+      "ssl:host=example.com:port=443:timeout=5:bindAddress=127.0.0.1:caCertsDir=/etc/cas:"
+      "certKey=/c.pem:privateKey=/k.pem:hostname=www.example.com"));
+  EXPECT_EQ(d.tcp, (TCPClientDescription{false, "example.com", 443, Seconds(5), "127.0.0.1"}));
+  EXPECT_EQ(d.caCertsDir, "/etc/cas");
+  EXPECT_EQ(d.certKey, "/c.pem");
+  EXPECT_EQ(d.privateKey, "/k.pem");
+  EXPECT_EQ(d.hostname, "www.example.com");
+  EXPECT_EQ(std::get<SSLClientDescription>(parseClientDescription("ssl:example.com:443")),
+            (SSLClientDescription{{false, "example.com", 443, Seconds(30), ""}, "", "", "", ""}));
+}
+
+TEST(EndpointParser, tlsClientTakesHostPortAndItsFiles) {
+  EXPECT_EQ(std::get<TLSClientDescription>(parseClientDescription("tls:example.com:443")),
+            (TLSClientDescription{"example.com", 443, Seconds(30), "", "", "", ""}));
+  EXPECT_EQ(std::get<TLSClientDescription>(parseClientDescription(
+                "tls:host=h:port=8443:timeout=1:bindAddress=127.0.0.1:certificate=/c.pem:"
+                "trustRoots=/cas")),
+            (TLSClientDescription{"h", 8443, Seconds(1), "127.0.0.1", "/c.pem", "", "/cas"}));
+}
 
 TEST(EndpointParser, tcpClientTakesHostAndPortByNameOrPosition) {
   const TCPClientDescription expected{false, "example.com", 80, Seconds(30), ""};
