@@ -73,9 +73,10 @@ struct CertificateOptions {
   std::optional<TrustRoot> trustRoot;
   bool requireCertificate = true;
 
-  // Client only: the name sent as SNI and checked against the server's certificate (DNS name
-  // with X509_check_host rules, wildcards in the leftmost label only; or an IPv4/IPv6
-  // address, checked against the IP address entries). "" = neither. optionsForClientTLS sets it.
+  // Client only: the name sent as SNI and, when verifying, checked against the server's
+  // certificate (a DNS name with X509_check_host rules, wildcards in the leftmost label only;
+  // or an IPv4/IPv6 address, checked against the IP address entries and not sent as SNI).
+  // "" = neither. optionsForClientTLS sets it.
   std::string hostname;
 
   // The oldest protocol version accepted. Twisted 22.4 defaults to TLS 1.0
