@@ -9,7 +9,7 @@
 #                        (pytest with real clients: curl, nc, socat) [PYTEST_ARGS=-m 'not slow']
 #   make acceptance-reference
 #                        the shared reference suite ../shared/acceptance (outside the repo, so
-#                        not in CI) against build/apps/torsiond, portforward and socks tests
+#                        not in CI) against build/apps/torsiond: web, portforward, socks
 #   make test-tsan       TSan Debug build in build-tsan/, then ctest [TSAN_LABELS='thread|reactor']
 #   make run             build, then build/apps/torsiond -n web --path docs [RUN_ARGS='-n PLUGIN ...']
 #   make bench           build, then build/bench/micro/torsion_micro_bench [BENCH_ARGS=...]
@@ -81,7 +81,7 @@ acceptance-reference: build
 	  exit 1; \
 	fi
 	cd "$(REFERENCE_ACCEPTANCE)" && PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m pytest -q --impl torsion \
-	  --server-bin=$(CURDIR)/build/apps/torsiond -m "portforward or socks" $(PYTEST_ARGS)
+	  --server-bin=$(CURDIR)/build/apps/torsiond $(PYTEST_ARGS)
 
 test-sanitize: deps
 	$(call configure,build-asan,-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DTORSION_SANITIZE=$(ASAN_SANITIZERS) -DTORSION_BUILD_BENCH=OFF)
