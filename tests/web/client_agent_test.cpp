@@ -198,11 +198,10 @@ TEST_F(AgentMemory, destroyingTheAgentClosesItsOwnPool) {
   EXPECT_EQ(server->lost, 1);
 }
 
-TEST_F(AgentMemory, httpsIsNotSupportedYet) {
+TEST_F(AgentMemory, otherSchemesAndBadRequestsFailAtOnce) {
   Agent agent(reactor);
-  Failure f = failureResultOf<SchemeNotSupported>(agent.request("GET", "https://example.com/"));
-  EXPECT_NE(f.getErrorMessage().find("TLS"), std::string::npos);
   failureResultOf<SchemeNotSupported>(agent.request("GET", "ws://example.com/"));
+  failureResultOf<SchemeNotSupported>(agent.request("GET", "ftp://example.com:21/"));
   failureResultOf<InvalidURL>(agent.request("GET", "example.com/x"));
   failureResultOf<InvalidURL>(agent.request("GET", "http://example.com/a b"));
   failureResultOf<std::invalid_argument>(agent.request("GE T", "http://example.com/"));
@@ -293,6 +292,25 @@ TEST_F(AgentProxy, forwardModeSendsAbsoluteFormTargetsToTheProxy) {
   EXPECT_EQ(proxy->requests[0].field("Host"), "example.com:8000");
   EXPECT_EQ(proxy->requests[0].field("Proxy-Authorization"), "Basic eDp5");
   EXPECT_EQ(server->connections, 0);
+}
+
+TEST_F(AgentProxy, httpsGoesThroughATunnelEvenInForwardMode) {
+  // A forwarding proxy would see the request in clear: https:// always asks for CONNECT.
+  Agent agent(reactor,
+              AgentOptions{.proxy = "http://proxy.test:3128", .proxyMode = ProxyMode::Forward});
+  // The tunnel opens, then closes under the TLS handshake (the raw server speaks no TLS).
+  proxy->handler = [](const RawRequest&, int, int) {
+    return RawAnswer{"HTTP/1.1 200 Connection established\r\n\r\n", true};
+  };
+  auto d = agent.request("GET", "https://example.com/secret");
+  settle();
+  ASSERT_GE(proxy->requests.size(), 1u);
+  EXPECT_EQ(proxy->requests[0].requestLine(), "CONNECT example.com:443 HTTP/1.1");
+  for (const auto& r : proxy->requests) {
+    EXPECT_EQ(r.requestLine().find("secret"), std::string::npos) << r.requestLine();
+  }
+  const Failure f = failureResultOf(d);
+  EXPECT_NE(f.describe().find("TLS handshake failed"), std::string::npos) << f.describe();
 }
 
 TEST_F(AgentProxy, tunnelModeOpensOneConnectTunnelAndReusesIt) {

@@ -21,12 +21,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "torsion/core/time.hpp"
 #include "torsion/defer/deferred.hpp"
 #include "torsion/net/address.hpp"
 #include "torsion/net/endpoints.hpp"
 #include "torsion/net/network.hpp"
+#include "torsion/tls/options.hpp"
 #include "torsion/web/client_body.hpp"
 #include "torsion/web/client_errors.hpp"
 #include "torsion/web/client_pool.hpp"
@@ -77,15 +79,23 @@ struct AgentOptions {
   Headers proxyHeaders = {};
   // Limits for the response heads (the body has none: the caller's receiver decides).
   Limits limits = {};
+  // The TLS settings for an https:// destination (Twisted's
+  // BrowserLikePolicyForHTTPS.creatorForNetloc). Null: tls::optionsForClientTLS(host), i.e.
+  // the platform's trusted CAs and the host name checked against the certificate. Asked once
+  // per host and port; the TLSContext made from it is kept by the Agent.
+  std::function<tls::CertificateOptions(const URL& destination)> tlsOptions = {};
   // Makes the endpoint to connect to a host (Twisted's Agent.usingEndpointFactory). Null:
   // TCP4ClientEndpoint (which resolves names and takes IPv6 literals too).
   std::function<std::unique_ptr<IStreamClientEndpoint>(const URL& destination)> endpointFactory =
       {};
 };
 
-// Twisted's Agent (with HTTPConnectionPool), for http:// URLs. https:// fails with
-// SchemeNotSupported until torsion has TLS. An Agent may be destroyed while its requests are
-// under way: they go on (the pool stays alive with them).
+// Twisted's Agent (with HTTPConnectionPool), for http:// and https:// URLs (TLS over the
+// connection, as AgentOptions::tlsOptions says; a certificate the options refuse fails the
+// request with tls::CertificateVerifyError inside ResponseNeverReceived/RequestNotSent, as the
+// connection is lost). Through a proxy an https:// request always goes through a CONNECT
+// tunnel, whatever proxyMode says: a forwarding proxy would see the plaintext. An Agent may be
+// destroyed while its requests are under way: they go on (the pool stays alive with them).
 class Agent : public IAgent {
  public:
   explicit Agent(IReactorNet& net, AgentOptions options = {});
@@ -101,13 +111,17 @@ class Agent : public IAgent {
   const std::shared_ptr<HTTPConnectionPool>& pool() const noexcept { return pool_; }
 
  private:
-  HTTPConnectionPool::Connect connector(const URL& destination, std::optional<std::string> tunnel);
+  HTTPConnectionPool::Connect connector(const URL& destination, std::optional<std::string> tunnel,
+                                        std::shared_ptr<const tls::TLSContext> tls);
+  // The client context for an https:// destination, made once per authority.
+  std::shared_ptr<const tls::TLSContext> tlsContext(const URL& destination);
 
   IReactorNet& net_;
   AgentOptions options_;
   std::optional<URL> proxy_;
   std::shared_ptr<HTTPConnectionPool> pool_;
   bool ownsPool_ = false;
+  std::unordered_map<std::string, std::shared_ptr<const tls::TLSContext>> tlsContexts_;
 };
 
 // Follows redirects (Twisted's RedirectAgent): 301, 302, 307 and 308 are followed with the

@@ -1,6 +1,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "torsion/tls/tls_protocol.hpp"
 #include "torsion/web/client.hpp"
 #include "torsion/web/http_syntax.hpp"
 
@@ -10,6 +11,7 @@ namespace {
 
 Deferred<HTTP11ClientProtocol*> asClientProtocol(Deferred<Protocol*> connected) {
   return connected.addCallback([](Protocol* p) {
+    if (auto* tls = dynamic_cast<tls::TLSMemoryBIOProtocol*>(p)) p = &tls->wrappedProtocol();
     auto* c = dynamic_cast<HTTP11ClientProtocol*>(p);
     if (c == nullptr) throw std::logic_error("the endpoint built another protocol");
     return c;
@@ -36,11 +38,24 @@ Agent::~Agent() {
   if (ownsPool_) pool_->close();
 }
 
+std::shared_ptr<const tls::TLSContext> Agent::tlsContext(const URL& destination) {
+  const std::string key = destination.authority();
+  auto found = tlsContexts_.find(key);
+  if (found != tlsContexts_.end()) return found->second;
+  const tls::CertificateOptions options = options_.tlsOptions
+                                              ? options_.tlsOptions(destination)
+                                              : tls::optionsForClientTLS(destination.host);
+  auto context = tls::TLSContext::make(options, tls::TLSSide::client);
+  tlsContexts_.emplace(key, context);
+  return context;
+}
+
 HTTPConnectionPool::Connect Agent::connector(const URL& destination,
-                                             std::optional<std::string> tunnel) {
+                                             std::optional<std::string> tunnel,
+                                             std::shared_ptr<const tls::TLSContext> tls) {
   return [&net = net_, destination, tunnel = std::move(tunnel), timeout = options_.connectTimeout,
           bind = options_.bindAddress, limits = options_.limits, headers = options_.proxyHeaders,
-          makeEndpoint = options_.endpointFactory]() {
+          makeEndpoint = options_.endpointFactory, context = std::move(tls)]() {
     std::shared_ptr<IStreamClientEndpoint> endpoint;
     if (makeEndpoint) {
       endpoint = makeEndpoint(destination);
@@ -48,9 +63,13 @@ HTTPConnectionPool::Connect Agent::connector(const URL& destination,
       endpoint = std::make_shared<TCP4ClientEndpoint>(net, destination.host, destination.port,
                                                       timeout, bind);
     }
-    auto factory = std::make_shared<Factory>([limits]() -> std::unique_ptr<Protocol> {
-      return std::make_unique<HTTP11ClientProtocol>(limits);
-    });
+    std::shared_ptr<Factory> factory =
+        std::make_shared<Factory>([limits]() -> std::unique_ptr<Protocol> {
+          return std::make_unique<HTTP11ClientProtocol>(limits);
+        });
+    if (context) {
+      factory = std::make_shared<tls::TLSMemoryBIOFactory>(context, std::move(factory));
+    }
     if (!tunnel) return asClientProtocol(endpoint->connect(std::move(factory)));
     HTTPTunnelEndpoint through(net, std::move(endpoint), *tunnel, headers, timeout, limits);
     return asClientProtocol(through.connect(std::move(factory)));
@@ -68,12 +87,11 @@ Deferred<std::unique_ptr<Response>> Agent::request(std::string_view method, std:
       throw std::invalid_argument("Agent does not send CONNECT requests (use AgentOptions::proxy)");
     }
     const URL u = URL::parse(url);
-    if (u.scheme == "https") {
-      return fail<R>(
-          SchemeNotSupported("https is not supported yet: TLS is not available in torsion (" +
-                             std::string(url) + ")"));
+    if (u.scheme != "http" && u.scheme != "https") {
+      return fail<R>(SchemeNotSupported("unsupported scheme: " + u.scheme));
     }
-    if (u.scheme != "http") return fail<R>(SchemeNotSupported("unsupported scheme: " + u.scheme));
+    const bool secure = u.scheme == "https";
+    auto context = secure ? tlsContext(u) : nullptr;
 
     ClientRequest req;
     req.method = std::string(method);
@@ -87,17 +105,17 @@ Deferred<std::unique_ptr<Response>> Agent::request(std::string_view method, std:
     std::string key;
     HTTPConnectionPool::Connect connect;
     if (!proxy_) {
-      key = "http://" + u.authority();
-      connect = connector(u, std::nullopt);
-    } else if (options_.proxyMode == ProxyMode::Forward) {
+      key = u.scheme + "://" + u.authority();
+      connect = connector(u, std::nullopt, std::move(context));
+    } else if (options_.proxyMode == ProxyMode::Forward && !secure) {
       key = "proxy:" + proxy_->authority();
       req.target = u.toString();
       for (const Headers::Field f : options_.proxyHeaders)
         req.headers.addRawHeader(f.name, f.value);
-      connect = connector(*proxy_, std::nullopt);
+      connect = connector(*proxy_, std::nullopt, nullptr);
     } else {
-      key = "tunnel:" + proxy_->authority() + ">" + u.authority();
-      connect = connector(*proxy_, u.authority());
+      key = "tunnel:" + proxy_->authority() + ">" + u.scheme + "://" + u.authority();
+      connect = connector(*proxy_, u.authority(), std::move(context));
     }
     return pool_->request(key, std::move(connect), std::move(req));
   } catch (...) {

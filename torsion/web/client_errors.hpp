@@ -119,7 +119,7 @@ class ResponseParseError : public torsion::Error {
   std::string reason_;
 };
 
-// The URL's scheme is not one the agent speaks (https: until TLS lands, ftp:, ...).
+// The URL's scheme is not one the agent speaks (ftp:, ...).
 class SchemeNotSupported : public torsion::Error {
  public:
   using Error::Error;
