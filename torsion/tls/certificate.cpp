@@ -85,6 +85,16 @@ bool hasPEMBlock(std::string_view pem, std::string_view label) {
   return pem.find(fmt::format("-----BEGIN {}-----", label)) != std::string_view::npos;
 }
 
+// Why `pem` (from `origin`) gave no certificate, as a CertificateError.
+[[noreturn]] void throwBadCertificate(std::string_view pem, std::string_view origin) {
+  const std::string why =
+      !hasPEMBlock(pem, "CERTIFICATE")
+          ? std::string("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+          : "malformed certificate: " + detail::takeErrors();
+  ERR_clear_error();
+  throw CertificateError(fmt::format("{}: {}", origin, why), std::string(origin));
+}
+
 }  // namespace
 
 std::string detail::nameText(X509_NAME* name) {
@@ -130,12 +140,7 @@ std::vector<Certificate> Certificate::loadPEMChain(std::string_view pem, std::st
   const bool endOfText =
       ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE;
   if (out.empty() || (last != 0 && !endOfText)) {
-    const std::string why =
-        !hasPEMBlock(pem, "CERTIFICATE")
-            ? std::string("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
-            : "malformed certificate: " + detail::takeErrors();
-    ERR_clear_error();
-    throw CertificateError(fmt::format("{}: {}", origin, why), std::string(origin));
+    throwBadCertificate(pem, origin);
   }
   ERR_clear_error();
   return out;
@@ -146,12 +151,7 @@ Certificate Certificate::loadPEM(std::string_view pem, std::string_view origin) 
   auto bio = memoryBIO(pem, origin);
   detail::X509Ptr x(PEM_read_bio_X509(bio.get(), nullptr, noPassphrase, nullptr));
   if (!x) {
-    const std::string why =
-        !hasPEMBlock(pem, "CERTIFICATE")
-            ? std::string("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
-            : "malformed certificate: " + detail::takeErrors();
-    ERR_clear_error();
-    throw CertificateError(fmt::format("{}: {}", origin, why), std::string(origin));
+    throwBadCertificate(pem, origin);
   }
   return detail::OpenSSLAccess::certificate(std::move(x), std::string(origin));
 }

@@ -258,16 +258,11 @@ struct TLSMemoryBIOProtocol::State {
     if (peerClosed && !shutdownSent && !lost) {
       // The peer is done: answer its close_notify with ours and close (no half-close).
       closeRequested = true;
-      shutdownSent = true;
-      ERR_clear_error();
-      SSL_shutdown(ssl);
-      ERR_clear_error();
-      flushOut();
       if (registeredBelow) {
         registeredBelow = false;
         below()->unregisterProducer();
       }
-      below()->loseConnection();
+      sendCloseNotify();
     }
   }
 
@@ -312,9 +307,15 @@ struct TLSMemoryBIOProtocol::State {
   void maybeShutdown() {
     if (!closeRequested || aborted || shutdownSent || failed || lost) return;
     if (!handshakeDone || producer != nullptr) return;
+    sendCloseNotify();
+  }
+
+  // Writes our close_notify and closes the transport below after it; we do not wait for the
+  // peer's (HTTPS servers do not either).
+  void sendCloseNotify() {
     shutdownSent = true;
     ERR_clear_error();
-    SSL_shutdown(ssl);  // writes close_notify; we do not wait for the peer's
+    SSL_shutdown(ssl);
     ERR_clear_error();
     flushOut();
     below()->loseConnection();
