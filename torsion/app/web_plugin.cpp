@@ -1,7 +1,5 @@
 // torsiond web: a static web server (Twisted's twisted/web/tap.py, `twistd web`).
 #include <CLI/CLI.hpp>
-#include <fstream>
-#include <mutex>
 
 #include "torsion/app/builtin_plugins.hpp"
 #include "torsion/app/internet.hpp"

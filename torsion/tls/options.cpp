@@ -1,12 +1,10 @@
 #include "torsion/tls/options.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <climits>
 #include <cstring>
 
 #include "torsion/tls/errors.hpp"
@@ -38,7 +36,6 @@ struct TLSContext::Impl {
   SSL_CTX* ctx = nullptr;
   TLSSide side = TLSSide::client;
   CertificateOptions options;
-  std::string alpnWire;  // the ALPN list in its wire form (length-prefixed names)
   ~Impl() { SSL_CTX_free(ctx); }
 };
 
@@ -176,20 +173,20 @@ TLSContext::TLSContext(const CertificateOptions& options, TLSSide side)
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
   }
 
-  // ALPN.
+  // ALPN, in its wire form (length-prefixed names; OpenSSL keeps its own copy).
+  std::string alpnWire;
   for (const auto& name : options.acceptableProtocols) {
     if (name.empty() || name.size() > 255) {
       refuse(fmt::format("ALPN protocol name '{}' must be 1 to 255 bytes long", name));
     }
-    impl_->alpnWire += static_cast<char>(name.size());
-    impl_->alpnWire += name;
+    alpnWire += static_cast<char>(name.size());
+    alpnWire += name;
   }
   if (!options.acceptableProtocols.empty()) {
     if (server) {
       SSL_CTX_set_alpn_select_cb(ctx, selectProtocol, &impl_->options);
-    } else if (SSL_CTX_set_alpn_protos(
-                   ctx, reinterpret_cast<const unsigned char*>(impl_->alpnWire.data()),
-                   static_cast<unsigned int>(impl_->alpnWire.size())) != 0) {
+    } else if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpnWire.data()),
+                                       static_cast<unsigned int>(alpnWire.size())) != 0) {
       refuse("cannot set the ALPN protocols: " + detail::takeErrors());
     }
   }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "torsion/web/http_chars.hpp"
+#include "torsion/web/http_syntax.hpp"
 
 namespace torsion::web {
 
@@ -51,19 +52,13 @@ std::uint8_t classify(std::string_view name) {
 
 bool isWhitespace(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && isWhitespace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isWhitespace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Calls f(element) for each non-empty element of a comma-separated list, trimmed (RFC 9110
 // §5.6.1: recipients accept empty elements).
 template <class F>
 void forEachElement(std::string_view list, F&& f) {
   for (;;) {
     const std::size_t comma = list.find(',');
-    const std::string_view element = trim(list.substr(0, comma));
+    const std::string_view element = trimOws(list.substr(0, comma));
     if (!element.empty()) f(element);
     if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
@@ -100,7 +95,7 @@ void addCodings(std::string_view value, Codings& codings) {
     ++codings.count;
     // transfer-coding = token *( OWS ";" OWS transfer-parameter ); chunked takes no parameter.
     const std::size_t semicolon = element.find(';');
-    const std::string_view name = trim(element.substr(0, semicolon));
+    const std::string_view name = trimOws(element.substr(0, semicolon));
     codings.lastChunked = false;
     if (!isToken(name)) {
       codings.malformed = true;

@@ -8,13 +8,13 @@ namespace {
 
 bool isWhitespace(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
+}  // namespace
+
+std::string_view trimOws(std::string_view s) noexcept {
   while (!s.empty() && isWhitespace(s.front())) s.remove_prefix(1);
   while (!s.empty() && isWhitespace(s.back())) s.remove_suffix(1);
   return s;
 }
-
-}  // namespace
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -57,7 +57,7 @@ std::string_view findField(std::span<const HeaderField> fields, std::string_view
 bool listContains(std::string_view value, std::string_view token) noexcept {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
-    const std::string_view element = trim(value.substr(0, comma));
+    const std::string_view element = trimOws(value.substr(0, comma));
     if (equalsIgnoreCase(element, token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);

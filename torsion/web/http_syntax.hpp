@@ -22,6 +22,9 @@ struct HeaderField {
 // ASCII case-insensitive equality (field names, tokens such as "chunked" or "close").
 bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept;
 
+// `s` without leading and trailing optional whitespace (OWS: spaces and tabs, RFC 9110 5.6.3).
+std::string_view trimOws(std::string_view s) noexcept;
+
 // token = 1*tchar: what a method, a field name or a transfer coding must be.
 bool isToken(std::string_view s) noexcept;
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "torsion/web/http_syntax.hpp"
+
 namespace torsion::web {
 namespace {
 
@@ -33,17 +35,8 @@ bool takeNumber(std::string_view& text, std::uint64_t& out) {
 RangeSet parseRangeHeader(std::string_view value, std::uint64_t size, std::size_t maxRanges) {
   RangeSet ignored;  // status ignore
   constexpr std::string_view kUnit = "bytes=";
-  if (value.size() < kUnit.size()) {
+  if (value.size() < kUnit.size() || !equalsIgnoreCase(value.substr(0, kUnit.size()), kUnit)) {
     return ignored;
-  }
-  for (std::size_t i = 0; i < kUnit.size(); ++i) {
-    char c = value[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != kUnit[i]) {
-      return ignored;
-    }
   }
   std::string_view rest = value.substr(kUnit.size());
   RangeSet set;

@@ -16,6 +16,7 @@
 #include "torsion/log/logger.hpp"
 #include "torsion/net/sendfile.hpp"
 #include "torsion/net/transport.hpp"
+#include "torsion/web/http_syntax.hpp"
 #include "torsion/web/range.hpp"
 #include "torsion/web/request.hpp"
 
@@ -115,12 +116,6 @@ std::string strongETag(const struct stat& st) {
   int n = std::snprintf(tag, sizeof tag, "\"%llx-%llx\"",
                         static_cast<unsigned long long>(st.st_size), ns);
   return std::string(tag, static_cast<std::size_t>(n));
-}
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // If-Range (RFC 9110 §13.1.5): the Range applies only if the validator still matches, with
