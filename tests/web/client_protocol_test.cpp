@@ -500,6 +500,44 @@ TEST_F(ClientProtocol, producerWritingTooMuchIsWrongBodyLength) {
   EXPECT_TRUE(body->stopped());
 }
 
+TEST_F(ClientProtocol, aProducerOwnedOnlyByTheRequestOutlivesTheWriteThatFailsIt) {
+  // Once the request is under way the exchange holds the only reference to this producer, and
+  // its too-long write (later, as FileBodyProducer writes from a timer) fails the exchange
+  // from inside the write: the producer must still exist when the write returns.
+  struct Overwriter final : IBodyProducer {
+    bool* destroyedWhileWriting;
+    IConsumer* consumer = nullptr;
+    bool writing = false;
+    explicit Overwriter(bool* flag) : destroyedWhileWriting(flag) {}
+    ~Overwriter() override {
+      if (writing) *destroyedWhileWriting = true;
+    }
+    std::optional<std::uint64_t> length() const override { return 3; }
+    Deferred<void> startProducing(IConsumer& c) override {
+      consumer = &c;
+      return Deferred<void>();
+    }
+    void writeTooMuch() {
+      writing = true;
+      consumer->write("abcd");
+      writing = false;
+    }
+    void pauseProducing() override {}
+    void resumeProducing() override {}
+    void stopProducing() override {}
+  };
+  bool destroyedWhileWriting = false;
+  auto body = std::make_shared<Overwriter>(&destroyedWhileWriting);
+  Overwriter* producer = body.get();
+  ClientRequest r = req("POST");
+  r.body = std::move(body);
+  auto d = send(std::move(r));
+  producer->writeTooMuch();
+  EXPECT_FALSE(destroyedWhileWriting);
+  Failure f = failureResultOf<RequestTransmissionFailed>(d);
+  EXPECT_TRUE(f.value<RequestTransmissionFailed>()->hasReason<WrongBodyLength>());
+}
+
 TEST_F(ClientProtocol, producerFinishingShortIsWrongBodyLength) {
   auto body = std::make_shared<PipeBodyProducer>(3);
   ClientRequest r = req("POST");

@@ -126,7 +126,7 @@ void HTTPConnectionPool::putConnection(const std::string& key, HTTP11ClientProto
       c->loseConnection();
     }
   });
-  idle_[key].push_back(Idle{c, std::move(timeout)});
+  list.push_back(Idle{c, std::move(timeout)});
 }
 
 void HTTPConnectionPool::removeIdle(const std::string& key, HTTP11ClientProtocol& conn) {

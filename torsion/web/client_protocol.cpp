@@ -274,6 +274,7 @@ Deferred<std::unique_ptr<Response>> HTTP11ClientProtocol::request(ClientRequest 
   }
 
   const std::uint64_t gen = ++generation_;
+  failedBody_.reset();
   ex_ = std::make_unique<Exchange>();
   Exchange& ex = *ex_;
   ex.generation = gen;
@@ -391,6 +392,7 @@ void HTTP11ClientProtocol::failExchange(const Failure& failure, bool abortConnec
   std::unique_ptr<Exchange> ex = std::move(ex_);
   state_ = State::Closed;
   stopBodyProducer(*ex);
+  failedBody_ = std::move(ex->body);
   if (abortConnection && !lost_) {
     aborted_ = true;
     if (transport != nullptr && connected) transport->abortConnection();
@@ -440,9 +442,10 @@ void HTTP11ClientProtocol::onResponseHead(const ResponseHead& head) {
       ex.closeDelimited = true;
       break;
   }
-  r->request.method = ex.method;
-  r->request.absoluteURI = ex.absoluteURI;
-  r->request.headers = ex.requestHeaders;
+  // The exchange needs these no more: the final response takes them.
+  r->request.method = std::move(ex.method);
+  r->request.absoluteURI = std::move(ex.absoluteURI);
+  r->request.headers = std::move(ex.requestHeaders);
   ex.keepAlive = head.keepAlive;
   ex.responseBody = std::move(body);
   ex.response = std::move(r);

@@ -184,6 +184,10 @@ class HTTP11ClientProtocol final : public Protocol, private ResponseParser::Hand
   bool interim_ = false;       // the message being parsed is a 1xx
   std::size_t discarded_ = 0;  // bytes of a discarded body so far
   std::optional<Failure> receiverFailure_;
+  // The body producer of an exchange that failed, kept until the next request: the failure
+  // often comes from inside the producer's own write (too many bytes, a lost connection), and
+  // the exchange may hold the last reference to it.
+  std::shared_ptr<IBodyProducer> failedBody_;
   // Flags for callbacks that may outlive the protocol (a body producer firing late).
   std::shared_ptr<HTTP11ClientProtocol*> self_;
 };
